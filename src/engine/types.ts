@@ -1,0 +1,167 @@
+// The engine contract: what the session store (src/streams) needs from any analysis engine.
+// The embedded `signal` engine (native FFmpeg addon) and the SmolVLM2 engine both implement it.
+import type { Observable } from 'rxjs';
+
+export type AnalysisType = 'highlights' | 'workout';
+
+/** Probe of a media file, display dimensions (rotation applied). */
+export interface VideoInfo {
+  duration: number;
+  width: number;
+  height: number;
+  fps: number;
+  has_audio: boolean;
+  video_codec: string;
+  audio_codec: string | null;
+  rotation: number;
+}
+
+export interface HighlightsParams {
+  min_significance: number;
+  max_highlights: number;
+  /** Seconds; undefined = chosen from the video's length. */
+  segment_duration?: number;
+}
+
+export interface WorkoutParams {
+  segment_duration: number;
+  system_prompt?: string;
+  user_prompt?: string;
+}
+
+export type AnalysisRequest =
+  | { type: 'highlights'; file: string; params: HighlightsParams }
+  | { type: 'workout'; file: string; params: WorkoutParams };
+
+export interface HighlightSegment {
+  index: number;
+  start_timestamp: number;
+  end_timestamp: number;
+  timestamp_formatted: string;
+  significance_score: number;
+  description: string;
+  analysis_success: boolean;
+  /** Extension: the measured signals behind the score (engine specific). */
+  signals?: Record<string, number>;
+  /** Extension: which source decided the score ("signal" or "model"). */
+  score_source?: 'signal' | 'model';
+}
+
+export interface WorkoutSegment {
+  index: number;
+  start_timestamp: number;
+  end_timestamp: number;
+  timestamp_formatted: string;
+  exercise_name: string;
+  movement_phase: string;
+  is_transition: boolean;
+  rep_count: number;
+  description: string;
+  analysis_success: boolean;
+}
+
+export interface ExerciseStep {
+  exercise_name: string;
+  start_timestamp: number;
+  end_timestamp: number;
+  duration: number;
+  timestamp_formatted: string;
+  rep_count: number;
+  description: string;
+  /** Extension: seconds per repetition. */
+  tempo_seconds_per_rep?: number;
+}
+
+export interface EngineInfo {
+  name: string;
+  model: string | null;
+}
+
+export interface VideoSummary {
+  duration: number;
+  width: number;
+  height: number;
+  fps: number;
+  has_audio: boolean;
+}
+
+export interface HighlightsResult {
+  analysis_type: 'highlights';
+  engine: EngineInfo;
+  video: VideoSummary;
+  settings: { min_significance: number; max_highlights: number; segment_duration: number };
+  processing_time_seconds: number;
+  total_segments_analyzed: number;
+  highlights_found: number;
+  highlights: HighlightSegment[];
+  all_analyses: HighlightSegment[];
+}
+
+export interface WorkoutResult {
+  analysis_type: 'workout_with_timestamps';
+  engine: EngineInfo;
+  video: VideoSummary;
+  processing_time_seconds: number;
+  total_duration_seconds: number;
+  total_segments_analyzed: number;
+  segment_analyses: WorkoutSegment[];
+  exercise_steps: ExerciseStep[];
+  summary: { total_exercises_identified: number; total_reps: number; video_duration_formatted: string };
+}
+
+export type AnalysisResult = HighlightsResult | WorkoutResult;
+
+export type EngineEvent =
+  | {
+      type: 'progress';
+      /** 0..1, never decreasing within a job. */
+      progress: number;
+      currentStep: string;
+      segments: { completed: number; total: number };
+    }
+  | { type: 'segment'; segment: HighlightSegment | WorkoutSegment };
+
+/** One running analysis. */
+export interface AnalysisJob {
+  /**
+   * Progress and segment events in order. Replays everything emitted so far to late
+   * subscribers; completes after the last event (before `result` resolves or rejects).
+   */
+  readonly events: Observable<EngineEvent>;
+  /** Resolves with the final result; rejects with an EngineError. */
+  readonly result: Promise<AnalysisResult>;
+  /** Stops the work within 100 ms; `result` then rejects with code `cancelled`. Idempotent. */
+  cancel(): void;
+}
+
+export interface EngineHealth {
+  ready: boolean;
+  /** `degraded` when a configured model failed to load; the reason goes in `detail`. */
+  state: 'ready' | 'loading' | 'degraded';
+  detail?: string;
+}
+
+export interface Engine {
+  readonly info: EngineInfo;
+  health(): EngineHealth;
+  /** Rejects with EngineError code `unsupported_media` when the file holds no decodable video. */
+  probe(file: string): Promise<VideoInfo>;
+  analyze(request: AnalysisRequest): AnalysisJob;
+  close(): Promise<void>;
+}
+
+export type EngineErrorCode =
+  | 'unsupported_media' // not a video we can open/decode at all
+  | 'decode_error' // failed while decoding
+  | 'cancelled'
+  | 'internal';
+
+export class EngineError extends Error {
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
