@@ -1,0 +1,61 @@
+// The old synchronous endpoints: same uploads, same sessions, but the answer waits for the end
+// of the analysis and keeps the old shapes ({"detail"} errors, {"success","analysis_type","data"}).
+import fs from 'node:fs';
+import type { AnalysisType } from '../../engine/types.js';
+import type { VideoService } from '../../streams/service.js';
+import type { Config } from '../config.js';
+import { HttpError, sendJson } from '../http.js';
+import { receiveMultipart } from '../multipart.js';
+import type { Router } from '../router.js';
+import { admitUpload, toHttpError } from './v1.js';
+
+const ENDPOINTS: Array<{ path: string; type: AnalysisType; label: string; answerType: string; fields: string[] }> = [
+  { path: '/analyze/highlights', type: 'highlights', label: 'Highlights', answerType: 'highlights', fields: ['min_significance', 'max_highlights'] },
+  {
+    path: '/analyze/workout',
+    type: 'workout',
+    label: 'Workout',
+    answerType: 'workout_timestamps',
+    fields: ['segment_duration', 'system_prompt', 'user_prompt'],
+  },
+];
+
+export function registerLegacy(router: Router, service: VideoService, config: Config): void {
+  for (const ep of ENDPOINTS) {
+    router.add(
+      'post',
+      ep.path,
+      `legacy_${ep.type}`,
+      async (ctx) => {
+        try {
+          service.assertRoom();
+        } catch (err) {
+          throw toHttpError(err);
+        }
+        const { file, fields } = await receiveMultipart(ctx, {
+          maxFileBytes: config.maxUploadBytes,
+          fileFields: ['video', 'file'],
+          // Old clients send form fields we never used; ignore them rather than break them.
+          textFields: null,
+          tempPath: (t) => service.store.journal.incomingPath(t),
+        });
+        const params: Record<string, string> = {};
+        for (const key of ep.fields) if (fields[key] !== undefined && fields[key] !== '') params[key] = fields[key];
+        const session = await admitUpload(service, ctx, file, ep.type, params).catch((err) => {
+          fs.rm(file.path, { force: true }, () => {});
+          throw err;
+        });
+        // A legacy client that hangs up no longer wants the answer: stop the work.
+        ctx.onAbort = () => service.cancel(session.id);
+        const end = await service.waitForEnd(session);
+        if (end.status === 'completed') {
+          sendJson(ctx, 200, { success: true, analysis_type: ep.answerType, data: service.result(session.id) });
+        } else {
+          const reason = end.error?.message ?? end.status;
+          throw new HttpError(500, end.error?.code ?? 'failed', `${ep.label} analysis failed: ${reason}`);
+        }
+      },
+      { errors: 'legacy' },
+    );
+  }
+}

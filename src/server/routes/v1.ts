@@ -1,0 +1,116 @@
+// REST v1: upload, status, results, cancel, cleanup.
+import fs from 'node:fs';
+import { EngineError, type AnalysisType } from '../../engine/types.js';
+import { ParamsError, parseAnalysisType } from '../../engine/params.js';
+import { QueueFullError, type VideoService } from '../../streams/service.js';
+import { isSessionId } from '../../streams/store.js';
+import type { Config } from '../config.js';
+import type { Ctx } from '../http.js';
+import { HttpError, sendJson } from '../http.js';
+import { receiveMultipart, type ReceivedFile } from '../multipart.js';
+import type { Router } from '../router.js';
+
+export const notFound = () => new HttpError(404, 'not_found', 'No such session');
+
+/** Maps domain errors to HTTP ones. */
+export function toHttpError(err: unknown): unknown {
+  if (err instanceof ParamsError) return new HttpError(400, 'bad_request', err.message);
+  if (err instanceof QueueFullError) return Object.assign(new HttpError(503, 'busy', err.message, { 'Retry-After': String(err.retryAfterSeconds) }), { early: true });
+  if (err instanceof EngineError && err.code === 'unsupported_media') return new HttpError(415, 'unsupported_media', err.message);
+  return err;
+}
+
+/** Session id from the path, 404 for anything not shaped like one (before any lookup). */
+export function sessionParam(ctx: Ctx): string {
+  const id = ctx.params[0];
+  if (!isSessionId(id)) throw notFound();
+  return id;
+}
+
+/**
+ * Validates fields and probes the received file, then creates and queues its session. The file
+ * is deleted on any failure, and nothing is kept if the client went away meanwhile.
+ */
+export async function admitUpload(
+  service: VideoService,
+  ctx: Ctx,
+  file: ReceivedFile,
+  type: AnalysisType,
+  rawParams: unknown,
+) {
+  try {
+    const params = service.validate(type, rawParams);
+    await service.probe(file.path);
+    if (ctx.aborted) throw new HttpError(400, 'aborted', 'Client went away');
+    return service.createFromFile(file.path, { analysisType: type, params: { ...params }, filename: file.filename });
+  } catch (err) {
+    fs.rm(file.path, { force: true }, () => {});
+    if (err instanceof EngineError) throw new HttpError(415, 'unsupported_media', err.message);
+    throw toHttpError(err);
+  }
+}
+
+export function registerV1(router: Router, service: VideoService, config: Config): void {
+  const base = '/api/v1/video';
+
+  router.add('post', `${base}/upload`, 'upload', async (ctx) => {
+    try {
+      service.assertRoom();
+    } catch (err) {
+      throw toHttpError(err);
+    }
+    const { file, fields } = await receiveMultipart(ctx, {
+      maxFileBytes: config.maxUploadBytes,
+      fileFields: ['file', 'video'],
+      textFields: ['analysis_type', 'params'],
+      tempPath: (t) => service.store.journal.incomingPath(t),
+    });
+    let type: AnalysisType;
+    try {
+      type = parseAnalysisType(fields.analysis_type);
+    } catch (err) {
+      fs.rm(file.path, { force: true }, () => {});
+      throw toHttpError(err);
+    }
+    const session = await admitUpload(service, ctx, file, type, fields.params);
+    sendJson(ctx, 202, { sessionId: session.id, status: session.state.status });
+  });
+
+  router.add('get', `${base}/status/:sessionId`, 'status', (ctx) => {
+    const view = service.status(sessionParam(ctx));
+    if (!view) throw notFound();
+    sendJson(ctx, 200, view);
+  });
+
+  router.add('get', `${base}/results/:sessionId`, 'results', (ctx) => {
+    const id = sessionParam(ctx);
+    const session = service.get(id);
+    if (!session) throw notFound();
+    const { status, progress } = session.state;
+    const results = status === 'completed' ? service.result(id) : null;
+    if (!results) {
+      sendJson(ctx, 409, {
+        error: { code: 'not_ready', message: `Results are not available: the session is ${status}` },
+        sessionId: id,
+        status,
+        progress,
+      });
+      return;
+    }
+    sendJson(ctx, 200, { sessionId: id, status, results });
+  });
+
+  router.add('post', `${base}/cancel/:sessionId`, 'cancel', (ctx) => {
+    const id = sessionParam(ctx);
+    const out = service.cancel(id);
+    if (!out.ok && out.reason === 'not_found') throw notFound();
+    if (!out.ok) throw new HttpError(409, 'conflict', `The session is already ${out.session!.state.status}`);
+    sendJson(ctx, 200, { sessionId: id, status: 'cancelled' });
+  });
+
+  router.add('del', `${base}/cleanup/:sessionId`, 'cleanup', (ctx) => {
+    const id = sessionParam(ctx);
+    if (!service.cleanup(id)) throw notFound();
+    sendJson(ctx, 200, { sessionId: id, message: 'Session cleaned up' });
+  });
+}
