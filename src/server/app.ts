@@ -9,7 +9,9 @@ import { Metrics } from './metrics.js';
 import { Router } from './router.js';
 import { registerLegacy } from './routes/legacy.js';
 import { registerOps } from './routes/ops.js';
+import { registerSse } from './routes/sse.js';
 import { registerV1 } from './routes/v1.js';
+import { registerWs } from './ws.js';
 
 export interface RunningServer {
   port: number;
@@ -34,9 +36,12 @@ export async function startServer(config: Config, engine: Engine): Promise<Runni
 
   const app = uWS.App();
   const metrics = new Metrics();
-  const router = new Router(app, metrics, makeAuth(config.apiToken));
+  const authorize = makeAuth(config.apiToken);
+  const router = new Router(app, metrics, authorize);
   registerOps(router, service, metrics);
   registerV1(router, service, config);
+  const sse = registerSse(router, service);
+  registerWs(app, service, authorize);
   registerLegacy(router, service, config);
   router.add('any', '/*', 'not_found', () => {
     throw new HttpError(404, 'not_found', 'No such endpoint');
@@ -55,6 +60,7 @@ export async function startServer(config: Config, engine: Engine): Promise<Runni
       if (closed) return;
       closed = true;
       uWS.us_listen_socket_close(listenSocket);
+      sse.close();
       service.shutdown();
       (app as unknown as { close(): void }).close(); // present at runtime, missing from this build's typings
       await engine.close();

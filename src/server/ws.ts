@@ -1,0 +1,136 @@
+// WebSocket at /api/v1/video/ws. Each session is a uWS pub/sub topic: its events are
+// serialised once and fanned out in native code. Subscribing replays the log after `since`
+// straight to the socket and joins the topic in the same synchronous step, so no event can be
+// published between the two (nothing lost or doubled at the seam). A socket over the
+// backpressure limit is closed rather than allowed to grow the server's memory; the client
+// resubscribes with `since`.
+import type { Subscription } from 'rxjs';
+import uWS from 'uWebSockets.js';
+import type { SessionEvent } from '../streams/events.js';
+import type { VideoService } from '../streams/service.js';
+import type { Session } from '../streams/session.js';
+import { isSessionId } from '../streams/store.js';
+import type { Ctx } from './http.js';
+
+interface SocketData {
+  subscriptions: Set<string>;
+  closed: boolean;
+}
+
+export interface WsOptions {
+  maxBackpressure?: number;
+  maxSubscriptionsPerSocket?: number;
+}
+
+const topicOf = (id: string) => `session/${id}`;
+
+export function wsFrame(sessionId: string, ev: SessionEvent): string {
+  return JSON.stringify({ sessionId, seq: ev.seq, type: ev.type, data: ev.data });
+}
+
+function errorFrame(code: string, message: string, sessionId?: string): string {
+  return JSON.stringify({ type: 'error', ...(sessionId ? { sessionId } : {}), error: { code, message } });
+}
+
+export function registerWs(
+  app: uWS.TemplatedApp,
+  service: VideoService,
+  authorize: (ctx: Ctx, allowQueryToken: boolean) => boolean,
+  opts: WsOptions = {},
+): { count(): number } {
+  const maxSubs = opts.maxSubscriptionsPerSocket ?? 1000;
+  // One publisher per session that has WebSocket followers; it ends with the session.
+  const publishers = new Map<string, Subscription>();
+  let sockets = 0;
+
+  const ensurePublisher = (session: Session) => {
+    if (publishers.has(session.id) || session.terminal) return;
+    const topic = topicOf(session.id);
+    const sub = session.eventsSince(session.lastSeq).subscribe({
+      next: (ev) => app.publish(topic, wsFrame(session.id, ev)),
+      complete: () => publishers.delete(session.id),
+    });
+    if (!sub.closed) publishers.set(session.id, sub);
+  };
+
+  const subscribe = (ws: uWS.WebSocket<SocketData>, sessionId: unknown, since: unknown) => {
+    if (typeof sessionId !== 'string' || !isSessionId(sessionId)) {
+      ws.send(errorFrame('not_found', 'No such session', typeof sessionId === 'string' ? sessionId : undefined));
+      return;
+    }
+    const session = service.get(sessionId);
+    if (!session) return void ws.send(errorFrame('not_found', 'No such session', sessionId));
+    if (since !== undefined && (typeof since !== 'number' || !Number.isInteger(since) || since < 0)) {
+      return void ws.send(errorFrame('bad_request', '"since" must be a non-negative integer', sessionId));
+    }
+    const data = ws.getUserData();
+    if (!data.subscriptions.has(sessionId) && data.subscriptions.size >= maxSubs) {
+      return void ws.send(errorFrame('bad_request', `At most ${maxSubs} subscriptions per connection`, sessionId));
+    }
+    ensurePublisher(session);
+    const topic = topicOf(sessionId);
+    ws.unsubscribe(topic);
+    ws.cork(() => {
+      for (const ev of session.history(Math.min(Number(since ?? 0), session.lastSeq))) {
+        if (data.closed) return;
+        ws.send(wsFrame(sessionId, ev));
+      }
+    });
+    if (data.closed) return;
+    data.subscriptions.add(sessionId);
+    if (!session.terminal) ws.subscribe(topic);
+  };
+
+  app.ws<SocketData>('/api/v1/video/ws', {
+    maxPayloadLength: 16 * 1024,
+    maxBackpressure: opts.maxBackpressure ?? 1 << 20,
+    closeOnBackpressureLimit: 1,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+    upgrade: (res, req, context) => {
+      const headers: Record<string, string> = {};
+      req.forEach((k, v) => (headers[k] = v));
+      const ctx = { headers, query: new URLSearchParams(req.getQuery() ?? '') } as Ctx;
+      if (!authorize(ctx, true)) {
+        res.writeStatus('401 Unauthorized').writeHeader('Content-Type', 'application/json').end(
+          JSON.stringify({ error: { code: 'unauthorized', message: 'Missing or wrong bearer token' } }),
+        );
+        return;
+      }
+      res.upgrade<SocketData>(
+        { subscriptions: new Set(), closed: false },
+        headers['sec-websocket-key'],
+        headers['sec-websocket-protocol'] ?? '',
+        headers['sec-websocket-extensions'] ?? '',
+        context,
+      );
+    },
+    open: () => {
+      sockets++;
+    },
+    message: (ws, message, isBinary) => {
+      let msg: { op?: unknown; sessionId?: unknown; since?: unknown };
+      try {
+        if (isBinary) throw new Error('binary');
+        msg = JSON.parse(Buffer.from(message).toString('utf8'));
+        if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) throw new Error('not an object');
+      } catch {
+        ws.send(errorFrame('bad_request', 'Messages must be JSON objects like {"op":"subscribe","sessionId":"…"}'));
+        return;
+      }
+      if (msg.op === 'subscribe') subscribe(ws, msg.sessionId, msg.since);
+      else if (msg.op === 'unsubscribe') {
+        if (typeof msg.sessionId !== 'string') return void ws.send(errorFrame('bad_request', '"sessionId" is required'));
+        ws.getUserData().subscriptions.delete(msg.sessionId);
+        ws.unsubscribe(topicOf(msg.sessionId));
+      } else if (msg.op === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
+      else ws.send(errorFrame('bad_request', `Unknown op ${JSON.stringify(msg.op ?? null)}; use "subscribe" or "unsubscribe"`));
+    },
+    close: (ws) => {
+      sockets--;
+      ws.getUserData().closed = true;
+    },
+  });
+
+  return { count: () => sockets };
+}
