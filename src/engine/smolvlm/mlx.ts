@@ -1,0 +1,108 @@
+// Single import point for the MLX bindings, plus the small helpers every module needs:
+// moving typed arrays in and out of MLX quickly (the bindings only accept plain JS arrays, which
+// is ~70x slower than going through an .npy file in memory-backed storage), a linear layer and
+// the dtype helpers.
+import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
+import type { MlxArray, MlxCore, MlxDtype } from './mlx-types.js';
+import { encodeNpy, decodeNpy, type NpyArray } from './npy.js';
+
+const require = createRequire(import.meta.url);
+export const mx: MlxCore = (require('@frost-beta/mlx') as { core: MlxCore }).core;
+export type MxArray = MlxArray;
+export type Dtype = MlxDtype;
+
+let scratchDir: string | null = null;
+let counter = 0;
+
+function scratch(): string {
+  if (scratchDir) return scratchDir;
+  const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  try {
+    scratchDir = mkdtempSync(join(base, `smolvlm-${process.pid}-${threadId}-`));
+  } catch {
+    scratchDir = mkdtempSync(join(tmpdir(), `smolvlm-${process.pid}-${threadId}-`));
+  }
+  const dir = scratchDir;
+  process.once('exit', () => {
+    try { rmSync(dir, { recursive: true, force: true }); } catch { /* ignore */ }
+  });
+  return dir;
+}
+
+function nextPath(): string {
+  return join(scratch(), `t${counter++}.npy`);
+}
+
+/** Copies a typed array into a new evaluated MLX array of the given shape. */
+export function fromTyped(
+  data: Float32Array | Int32Array | Uint8Array | Uint32Array | Uint16Array,
+  shape: number[],
+): MxArray {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (size !== data.length) throw new Error(`fromTyped: shape ${JSON.stringify(shape)} does not hold ${data.length} values`);
+  if (data.length < 4096) {
+    // Small arrays: the plain-array path is cheaper than a file round trip.
+    const dtype = data instanceof Float32Array ? mx.float32 : data instanceof Int32Array ? mx.int32
+      : data instanceof Uint8Array ? mx.uint8 : data instanceof Uint32Array ? mx.uint32 : mx.uint16;
+    return mx.array(Array.from(data as ArrayLike<number>), dtype).reshape(shape);
+  }
+  const path = nextPath();
+  writeFileSync(path, encodeNpy({ data, shape }));
+  try {
+    const a = mx.load(path) as MxArray;
+    mx.eval(a);
+    return a;
+  } finally {
+    unlinkSync(path);
+  }
+}
+
+/** Evaluates an MLX array and copies it out as a typed array (float32 for floating types). */
+export function toTyped(a: MxArray): NpyArray {
+  let src = a;
+  const dt = a.dtype;
+  if (dt === mx.bfloat16 || dt === mx.float16 || dt === mx.float32) src = a.astype(mx.float32);
+  else if (dt === mx.int64 || dt === mx.uint64 || dt === mx.int16 || dt === mx.int8 || dt === mx.bool) src = a.astype(mx.int32);
+  mx.eval(src);
+  const path = nextPath();
+  mx.save(path, src);
+  try {
+    return decodeNpy(readFileSync(path));
+  } finally {
+    unlinkSync(path);
+  }
+}
+
+export function toFloat32(a: MxArray): Float32Array {
+  const t = toTyped(a.dtype === mx.float32 ? a : a.astype(mx.float32));
+  return t.data as Float32Array;
+}
+
+/** y = x W^T (+ b), W stored as [out, in] like PyTorch/HF. */
+export function linear(x: MxArray, w: MxArray, b?: MxArray | null): MxArray {
+  const y = mx.matmul(x, w.T);
+  return b ? mx.add(y, b) : y;
+}
+
+export function isFloatDtype(d: Dtype): boolean {
+  return d === mx.float32 || d === mx.float16 || d === mx.bfloat16;
+}
+
+export function dtypeName(d: Dtype): string {
+  return String(d).replace(/^mlx\.core\./, '');
+}
+
+/** Largest absolute difference between two float arrays (NaN if shapes differ). */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Number.NaN;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= m)) m = d; // also propagates NaN
+  }
+  return m;
+}
