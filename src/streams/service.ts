@@ -91,6 +91,38 @@ export class VideoService {
     return session;
   }
 
+  /**
+   * Creates a session for a resumable upload: status `uploading`, its video file written in
+   * place by the upload protocol (see videoPath). Throws QueueFullError when the queue is full.
+   */
+  createUploading(spec: { analysisType: AnalysisType; params: Record<string, unknown>; filename: string | null; uploadLength: number | null }): Session {
+    this.assertRoom();
+    const session = this.store.create(spec, 'uploading');
+    fs.writeFileSync(this.store.videoPath(session.id), '');
+    return session;
+  }
+
+  /** Records upload progress as an `upload` event. */
+  uploadProgress(session: Session, receivedBytes: number, totalBytes: number | null): void {
+    if (session.state.status === 'uploading') session.append('upload', { receivedBytes, totalBytes });
+  }
+
+  /**
+   * The last byte of a resumable upload arrived: probe it, then queue it (the upload was accepted
+   * at creation, so the queue limit does not apply again). A file that is not a video fails the
+   * session with `unsupported_media`.
+   */
+  async finishUpload(session: Session): Promise<void> {
+    try {
+      await this.engine.probe(this.store.videoPath(session.id));
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      session.transition('failed', { error: { code: 'unsupported_media', message: e.message ?? 'The uploaded file is not a video' } });
+      return;
+    }
+    if (session.transition('pending')) this.scheduler.enqueueRecovered(session);
+  }
+
   get(id: string): Session | undefined {
     return this.store.get(id);
   }
