@@ -1,0 +1,112 @@
+// The session event log, its fold, the replay/live seam, and the journal's crash recovery.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { SessionEvent } from '../../src/streams/events.js';
+import { SessionStore } from '../../src/streams/store.js';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'vas-store-'));
+const spec = { analysisType: 'highlights' as const, params: { min_significance: 6 }, filename: 'a.mp4' };
+
+test('seq numbers start at 1 and have no gaps; state is the fold of the log', () => {
+  const store = new SessionStore(tmp());
+  const s = store.create(spec, 'pending');
+  s.transition('processing');
+  s.append('progress', { progress: 0.5, currentStep: 'Analyzing segments', segments: { completed: 1, total: 2 } });
+  s.append('progress', { progress: 0.2, currentStep: 'Analyzing segments', segments: { completed: 1, total: 2 } });
+  assert.equal(s.history().map((e) => e.seq), [1, 2, 3, 4]);
+  assert.is(s.state.progress, 0.5, 'progress never decreases');
+  s.transition('completed', { highlights_found: 1 });
+  assert.is(s.state.status, 'completed');
+  assert.is(s.state.progress, 1);
+  assert.is(s.history().at(-1)!.type, 'completed');
+  assert.is(s.append('progress', { progress: 0.9 }), null, 'a terminal log is closed');
+  assert.is(s.transition('failed', { error: { code: 'x', message: 'y' } }), false, 'terminal states never change');
+  assert.is(s.state.status, 'completed');
+});
+
+test('replay then live: nothing lost or doubled at the seam, even when events arrive during replay', () => {
+  const store = new SessionStore(tmp());
+  const s = store.create(spec, 'pending');
+  s.transition('processing');
+  for (let i = 0; i < 5; i++) s.append('segment', { index: i });
+  const got: number[] = [];
+  let appendedDuringReplay = false;
+  s.eventsSince(2).subscribe((ev) => {
+    got.push(ev.seq);
+    if (!appendedDuringReplay) {
+      appendedDuringReplay = true;
+      s.append('segment', { index: 99 }); // arrives while the replay is running
+    }
+  });
+  s.append('segment', { index: 100 });
+  s.transition('completed');
+  const all = s.history().map((e) => e.seq);
+  assert.equal(got, all.filter((x) => x > 2));
+});
+
+test('eventsSince completes after the terminal event and clamps a future since', () => {
+  const store = new SessionStore(tmp());
+  const s = store.create(spec, 'pending');
+  s.transition('cancelled');
+  let completed = false;
+  const got: string[] = [];
+  s.eventsSince(0).subscribe({ next: (e) => got.push(e.type), complete: () => (completed = true) });
+  assert.ok(completed);
+  assert.equal(got, ['status', 'status', 'cancelled']);
+  const live = store.create(spec, 'pending');
+  const seen: number[] = [];
+  live.eventsSince(1000).subscribe((e) => seen.push(e.seq));
+  live.transition('processing');
+  assert.equal(seen, [2]);
+});
+
+test('recovery: same events and state; processing → interrupted; pending re-queued; torn tail dropped', () => {
+  const dir = tmp();
+  const a = new SessionStore(dir);
+  const done = a.create(spec, 'pending');
+  done.transition('processing');
+  done.append('segment', { index: 0, significance_score: 7 });
+  a.journal.writeResult(done.id, { ok: true });
+  done.transition('completed', { highlights_found: 1 });
+  const running = a.create(spec, 'pending');
+  running.transition('processing');
+  running.append('progress', { progress: 0.4, currentStep: 'x', segments: { completed: 2, total: 5 } });
+  const queued = a.create(spec, 'pending');
+  a.close();
+  // A crash in the middle of a write leaves half a line.
+  fs.appendFileSync(path.join(dir, 'sessions', running.id, 'events.jsonl'), '{"seq":5,"type":"prog');
+
+  const b = new SessionStore(dir);
+  const report = b.recover();
+  assert.is(report.restored, 3);
+  assert.is(report.interrupted, 1);
+  assert.equal(report.requeue.map((s) => s.id), [queued.id]);
+  const done2 = b.get(done.id)!;
+  assert.equal(done2.history(), done.history());
+  assert.equal(done2.state, done.state);
+  assert.equal(b.journal.readResult(done.id), { ok: true });
+  const r2 = b.get(running.id)!;
+  assert.is(r2.state.status, 'failed');
+  assert.is(r2.state.error!.code, 'interrupted');
+  assert.is(r2.state.progress, 0.4);
+  const seqs = r2.history().map((e: SessionEvent) => e.seq);
+  assert.equal(seqs, seqs.map((_, i) => i + 1), 'gapless after the torn line');
+  b.close();
+  // And the repaired journal reads back the same again.
+  const c = new SessionStore(dir);
+  c.recover();
+  assert.equal(c.get(running.id)!.history(), r2.history());
+});
+
+test('ids: only nanoid-shaped ids are looked up', () => {
+  const store = new SessionStore(tmp());
+  const s = store.create(spec, 'pending');
+  assert.match(s.id, /^[A-Za-z0-9_-]{21}$/);
+  assert.ok(store.get(s.id));
+  assert.is(store.get('../' + s.id.slice(3)), undefined);
+});
+
+test.run();
