@@ -57,8 +57,8 @@ export interface MlxCore {
   erf(a: MlxArray): MlxArray;
   tanh(a: MlxArray): MlxArray;
   sigmoid(a: MlxArray): MlxArray;
-  rightShift(a: Operand, b: Operand): MlxArray;
-  bitwiseAnd(a: Operand, b: Operand): MlxArray;
+  floorDivide(a: Operand, b: Operand): MlxArray;
+  remainder(a: Operand, b: Operand): MlxArray;
   argmax(a: MlxArray, axis?: number, keepdims?: boolean): MlxArray;
   take(a: MlxArray, indices: MlxArray, axis?: number): MlxArray;
   concatenate(arrays: MlxArray[], axis?: number): MlxArray;

@@ -59,10 +59,12 @@ export function dequantize(wq: MxArray, scales: MxArray, biases: MxArray, groupS
   if (inFeatures % groupSize !== 0 || scales.shape[scales.ndim - 1] * groupSize !== inFeatures) {
     throw new Error(`dequantize: ${JSON.stringify(wq.shape)} with scales ${JSON.stringify(scales.shape)} does not fit ${bits} bits / group ${groupSize}`);
   }
-  const shifts = mx.array(Array.from({ length: per }, (_, i) => i * bits), mx.uint32);
-  const maskVal = mx.array((2 ** bits) - 1, mx.uint32);
+  // (w >> (i * bits)) & mask, written with division and remainder: the bindings' rightShift does
+  // not broadcast. Powers of two up to 2^28 are exact in the float path that creates the arrays.
+  const divisors = mx.array(Array.from({ length: per }, (_, i) => 2 ** (i * bits)), mx.uint32);
   const w32 = wq.dtype === mx.uint32 ? wq : wq.astype(mx.uint32);
-  const q = mx.bitwiseAnd(mx.rightShift(mx.expandDims(w32, -1), shifts), maskVal).astype(mx.float32);
+  const shifted = mx.floorDivide(mx.expandDims(w32, -1), divisors);
+  const q = mx.remainder(shifted, mx.array(2 ** bits, mx.uint32)).astype(mx.float32);
   const grouped = q.reshape(out, inFeatures / groupSize, groupSize);
   const s = mx.expandDims(scales.astype(mx.float32), -1);
   const b = mx.expandDims(biases.astype(mx.float32), -1);
