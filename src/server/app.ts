@@ -10,6 +10,8 @@ import { Router } from './router.js';
 import { registerLegacy } from './routes/legacy.js';
 import { registerOps } from './routes/ops.js';
 import { registerSse } from './routes/sse.js';
+import { registerStatic } from './routes/static.js';
+import { registerTus } from './routes/tus.js';
 import { registerV1 } from './routes/v1.js';
 import { registerWs } from './ws.js';
 
@@ -43,6 +45,8 @@ export async function startServer(config: Config, engine: Engine): Promise<Runni
   const sse = registerSse(router, service);
   registerWs(app, service, authorize);
   registerLegacy(router, service, config);
+  registerTus(router, service, config);
+  registerStatic(router);
   router.add('any', '/*', 'not_found', () => {
     throw new HttpError(404, 'not_found', 'No such endpoint');
   }, { auth: false });
