@@ -1,0 +1,209 @@
+// Typed face of the native addon (build/Release/engine.node). Errors from the addon carry a
+// `code`; they are turned into EngineError here so callers only ever see the contract's errors.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EngineError, type EngineErrorCode, type VideoInfo } from './types.js';
+
+export interface NativeJobOptions {
+  /** Seconds per segment. */
+  segmentDuration: number;
+  /** Analysis samples per second of video (default 4). */
+  sampleFps?: number;
+  /** Longest side of the gray analysis frames (default 160). */
+  analysisSize?: number;
+  /** Decoder threads (default 2). */
+  threads?: number;
+  /** Decode the audio track in the baseline pass (default true). */
+  measureAudio?: boolean;
+  /** Include per-sample motion series in segment events (default false). */
+  series?: boolean;
+  /** Skip the deblocking filter while decoding (default true). */
+  skipLoopFilter?: boolean;
+}
+
+export interface NativeInfoEvent {
+  type: 'info';
+  duration: number;
+  width: number;
+  height: number;
+  fps: number;
+  rotation: number;
+  hasAudio: boolean;
+  videoCodec: string;
+  audioCodec?: string;
+}
+
+export interface NativeProgressEvent {
+  type: 'progress';
+  phase: 'baseline' | 'analyze';
+  fraction: number;
+}
+
+export interface NativeBaselineSegment {
+  start: number;
+  end: number;
+  /** kB per second of predicted (non-key) video packets: a cheap whole-video activity measure. */
+  activity: number;
+  packets: number;
+  /** Present when the audio track was measured (dBFS). */
+  audioRms?: number;
+  audioPeak?: number;
+  audioLoudest?: number;
+  audioLoudestAt?: number;
+  audioPeaks?: number;
+}
+
+export interface NativeBaselineEvent {
+  type: 'baseline';
+  duration: number;
+  segmentDuration: number;
+  segments: NativeBaselineSegment[];
+  audio: { measured: boolean; failed: boolean; medianWindowDb: number; maxWindowDb: number; peakThresholdDb: number };
+}
+
+export interface NativeSeries {
+  t: number[];
+  /** Mean absolute luma difference to the previous sample (-1 at a cut). */
+  energy: number[];
+  /** Centroid of the changed pixels, 0..1 (-1 when nothing moved or at a cut). */
+  cx: number[];
+  cy: number[];
+  /** Share of pixels that changed (-1 at a cut). */
+  area: number[];
+}
+
+export interface NativeSegmentEvent {
+  type: 'segment';
+  index: number;
+  start: number;
+  end: number;
+  samples: number;
+  motion: number;
+  motionMax: number;
+  cuts: number;
+  cutTimes: number[];
+  brightness: number;
+  series?: NativeSeries;
+}
+
+export interface NativeDoneEvent {
+  type: 'done';
+  framesDecoded: number;
+  samples: number;
+  decodeErrors: number;
+  analyzedDuration: number;
+}
+
+export interface NativeErrorEvent {
+  type: 'error';
+  code: EngineErrorCode;
+  message: string;
+}
+
+/** Always the last event: the native thread has finished. */
+export interface NativeClosedEvent {
+  type: 'closed';
+}
+
+export type NativeEvent =
+  | NativeInfoEvent
+  | NativeProgressEvent
+  | NativeBaselineEvent
+  | NativeSegmentEvent
+  | NativeDoneEvent
+  | NativeErrorEvent
+  | NativeClosedEvent;
+
+export interface ExtractedFrame {
+  /** Presentation time of the returned frame (seconds). */
+  timestamp: number;
+  width: number;
+  height: number;
+  /** Packed RGB24, width * height * 3 bytes. */
+  data: Buffer;
+}
+
+export interface NativeJobHandle {
+  cancel(): void;
+}
+
+interface Binding {
+  probe(path: string): Promise<VideoInfo>;
+  startJob(path: string, options: NativeJobOptions, onEvent: (event: NativeEvent) => void): NativeJobHandle;
+  extractFrames(path: string, timestamps: number[], maxSide?: number): Promise<ExtractedFrame[]>;
+  activeThreads(): number;
+}
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('cannot find the package root (binding.gyp) above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+}
+
+let binding: Binding | undefined;
+let loadError: Error | undefined;
+
+/** Loads the addon once; throws EngineError('internal') when it isn't built. */
+export function loadBinding(): Binding {
+  if (binding) return binding;
+  if (loadError) throw new EngineError('internal', loadError.message);
+  try {
+    const path = process.env.ENGINE_ADDON_PATH ?? join(packageRoot(), 'build', 'Release', 'engine.node');
+    binding = createRequire(import.meta.url)(path) as Binding;
+    return binding;
+  } catch (err) {
+    loadError = new Error(`native engine addon not available (${(err as Error).message}); run "npm run build:native"`);
+    throw new EngineError('internal', loadError.message);
+  }
+}
+
+const CODES: readonly EngineErrorCode[] = ['unsupported_media', 'decode_error', 'cancelled', 'internal'];
+
+export function toEngineError(err: unknown): EngineError {
+  if (err instanceof EngineError) return err;
+  const e = err as { code?: unknown; message?: unknown };
+  const code = CODES.includes(e?.code as EngineErrorCode) ? (e.code as EngineErrorCode) : 'internal';
+  const message = typeof e?.message === 'string' && e.message ? e.message : String(err);
+  return new EngineError(code, message);
+}
+
+export async function probe(path: string): Promise<VideoInfo> {
+  try {
+    return await loadBinding().probe(path);
+  } catch (err) {
+    throw toEngineError(err);
+  }
+}
+
+/** Starts a job on a native thread; onEvent runs on the JS thread, in order, ending with `closed`. */
+export function startJob(path: string, options: NativeJobOptions, onEvent: (event: NativeEvent) => void): NativeJobHandle {
+  try {
+    return loadBinding().startJob(path, options, onEvent);
+  } catch (err) {
+    throw toEngineError(err);
+  }
+}
+
+/**
+ * Decodes one RGB24 frame per timestamp (request order): the first frame at or after it, the
+ * last frame for timestamps past the end; scaled to fit maxSide x maxSide.
+ */
+export async function extractFrames(path: string, timestamps: number[], maxSide = 384): Promise<ExtractedFrame[]> {
+  try {
+    return await loadBinding().extractFrames(path, timestamps, maxSide);
+  } catch (err) {
+    if (err instanceof TypeError || err instanceof RangeError) throw err;
+    throw toEngineError(err);
+  }
+}
+
+/** Native threads currently running (probe, frames, jobs); for tests and health. */
+export function activeThreads(): number {
+  return loadBinding().activeThreads();
+}

@@ -1,0 +1,297 @@
+// SignalEngine: the embedded engine (name "signal"): measured signals, no model.
+import { ReplaySubject } from 'rxjs';
+import { formatClock, round } from '../format.js';
+import * as native from '../native.js';
+import type { NativeBaselineEvent, NativeEvent, NativeJobHandle, NativeSegmentEvent } from '../native.js';
+import {
+  EngineError,
+  type AnalysisJob,
+  type AnalysisRequest,
+  type AnalysisResult,
+  type Engine,
+  type EngineEvent,
+  type EngineHealth,
+  type EngineInfo,
+  type HighlightSegment,
+  type HighlightsParams,
+  type VideoInfo,
+  type VideoSummary,
+  type WorkoutParams,
+  type WorkoutSegment,
+} from '../types.js';
+import { buildHighlightsBaseline, pickHighlights, scoreSegment, type HighlightsBaseline } from './highlights.js';
+import { defaultSegmentDuration } from './segmentation.js';
+import { WorkoutTracker } from './workout.js';
+
+export interface SignalEngineOptions {
+  /** FFmpeg decoder threads per job (default 2: the service runs on small machines). */
+  decoderThreads?: number;
+}
+
+/** Progress ranges of each step (fractions of the whole job). */
+const STEPS = {
+  probe: { at: 0, step: 'Probing video' },
+  baseline: { from: 0.02, to: 0.1, step: 'Measuring baseline' },
+  analyze: { from: 0.1, to: 0.97, step: 'Analyzing segments' },
+  finalize: { at: 0.98, step: 'Finalizing' },
+} as const;
+
+function summary(info: VideoInfo): VideoSummary {
+  return {
+    duration: round(info.duration, 2),
+    width: info.width,
+    height: info.height,
+    fps: round(info.fps, 2),
+    has_audio: info.has_audio,
+  };
+}
+
+/** A running analysis. Besides the contract, `closed` resolves when the native thread has exited. */
+export class SignalJob implements AnalysisJob {
+  readonly events: ReplaySubject<EngineEvent> = new ReplaySubject<EngineEvent>();
+  readonly result: Promise<AnalysisResult>;
+  readonly closed: Promise<void>;
+  private resolveResult!: (r: AnalysisResult) => void;
+  private rejectResult!: (e: EngineError) => void;
+  private resolveClosed!: () => void;
+  private settled = false;
+  private handle: NativeJobHandle | null = null;
+  private progress = 0;
+  private completed = 0;
+  private total = 0;
+  private step: string = STEPS.probe.step;
+
+  constructor(
+    private readonly engineInfo: EngineInfo,
+    private readonly request: AnalysisRequest,
+    private readonly options: SignalEngineOptions,
+    onClosed: () => void,
+  ) {
+    this.result = new Promise<AnalysisResult>((resolve, reject) => {
+      this.resolveResult = resolve;
+      this.rejectResult = reject;
+    });
+    this.result.catch(() => {}); // the caller may only look at events; never an unhandled rejection
+    this.closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
+    this.closed.then(onClosed);
+    queueMicrotask(() => void this.run());
+  }
+
+  cancel(): void {
+    if (this.settled) return;
+    this.handle?.cancel();
+    if (!this.handle) this.resolveClosed(); // nothing native running yet
+    this.fail(new EngineError('cancelled', 'analysis cancelled'));
+  }
+
+  private emitProgress(progress: number, step: string): void {
+    if (this.settled) return;
+    this.progress = Math.max(this.progress, Math.min(1, progress));
+    this.step = step;
+    this.events.next({
+      type: 'progress',
+      progress: round(this.progress, 4),
+      currentStep: step,
+      segments: { completed: this.completed, total: this.total },
+    });
+  }
+
+  private fail(err: EngineError): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.events.complete();
+    this.rejectResult(err);
+  }
+
+  private succeed(result: AnalysisResult): void {
+    if (this.settled) return;
+    this.emitProgress(1, STEPS.finalize.step);
+    this.settled = true;
+    this.events.complete();
+    this.resolveResult(result);
+  }
+
+  private async run(): Promise<void> {
+    const started = performance.now();
+    if (this.settled) return;
+    this.emitProgress(STEPS.probe.at, STEPS.probe.step);
+    let info: VideoInfo;
+    try {
+      info = await native.probe(this.request.file);
+    } catch (err) {
+      this.resolveClosed();
+      this.fail(native.toEngineError(err));
+      return;
+    }
+    if (this.settled) return;
+    this.emitProgress(STEPS.baseline.from, STEPS.baseline.step);
+
+    const req = this.request;
+    const isHighlights = req.type === 'highlights';
+    const segmentDuration = isHighlights
+      ? ((req.params as HighlightsParams).segment_duration ?? defaultSegmentDuration(info.duration))
+      : (req.params as WorkoutParams).segment_duration;
+
+    let baseline: HighlightsBaseline | null = null;
+    let usedSegmentDuration = segmentDuration;
+    let analysedDuration = info.duration;
+    const highlights: HighlightSegment[] = [];
+    const workoutSegments: WorkoutSegment[] = [];
+    let tracker: WorkoutTracker | null = null;
+    let failure: EngineError | null = null;
+
+    const finish = () => {
+      const video = summary(info);
+      const seconds = round((performance.now() - started) / 1000, 2);
+      if (req.type === 'highlights') {
+        const p = req.params;
+        const picked = pickHighlights(highlights, p.min_significance, p.max_highlights);
+        this.succeed({
+          analysis_type: 'highlights',
+          engine: this.engineInfo,
+          video,
+          settings: { min_significance: p.min_significance, max_highlights: p.max_highlights, segment_duration: round(usedSegmentDuration, 3) },
+          processing_time_seconds: seconds,
+          total_segments_analyzed: highlights.length,
+          highlights_found: picked.length,
+          highlights: picked,
+          all_analyses: highlights,
+        });
+      } else {
+        const { steps, totalReps } = tracker!.finish();
+        this.succeed({
+          analysis_type: 'workout_with_timestamps',
+          engine: this.engineInfo,
+          video,
+          processing_time_seconds: seconds,
+          total_duration_seconds: round(analysedDuration, 2),
+          total_segments_analyzed: workoutSegments.length,
+          segment_analyses: workoutSegments,
+          exercise_steps: steps,
+          summary: { total_exercises_identified: steps.length, total_reps: totalReps, video_duration_formatted: formatClock(info.duration) },
+        });
+      }
+    };
+
+    const onBaseline = (ev: NativeBaselineEvent) => {
+      usedSegmentDuration = ev.segmentDuration;
+      analysedDuration = ev.duration;
+      if (!(info.duration > 0)) info = { ...info, duration: ev.duration };
+      this.total = ev.segments.length;
+      if (isHighlights) baseline = buildHighlightsBaseline(ev);
+      else tracker = new WorkoutTracker(ev.duration);
+      this.emitProgress(STEPS.baseline.to, STEPS.analyze.step);
+    };
+
+    const onSegment = (ev: NativeSegmentEvent) => {
+      let segment: HighlightSegment | WorkoutSegment;
+      if (isHighlights) {
+        segment = scoreSegment(baseline!, ev);
+        highlights.push(segment);
+      } else {
+        if (ev.series) tracker!.addSeries(ev.series);
+        segment = tracker!.closeWindow(ev.index, ev.start, ev.end, ev.samples, ev.index === this.total - 1);
+        workoutSegments.push(segment);
+      }
+      this.completed++;
+      this.events.next({ type: 'segment', segment });
+      const { from, to } = STEPS.analyze;
+      this.emitProgress(from + (to - from) * (this.total > 0 ? this.completed / this.total : 0), STEPS.analyze.step);
+    };
+
+    const onEvent = (ev: NativeEvent) => {
+      if (ev.type === 'closed') {
+        this.resolveClosed();
+        if (failure) this.fail(failure);
+        return;
+      }
+      if (this.settled || failure) return;
+      try {
+        switch (ev.type) {
+          case 'progress': {
+            const range = ev.phase === 'baseline' ? STEPS.baseline : STEPS.analyze;
+            // Segment completion drives analyze progress; in-between updates never pass the next segment.
+            let p = range.from + (range.to - range.from) * ev.fraction;
+            if (ev.phase === 'analyze' && this.total > 0) {
+              p = Math.min(p, range.from + ((range.to - range.from) * (this.completed + 1)) / this.total);
+            }
+            this.emitProgress(p, range.step);
+            break;
+          }
+          case 'baseline':
+            onBaseline(ev);
+            break;
+          case 'segment':
+            onSegment(ev);
+            break;
+          case 'done':
+            this.emitProgress(STEPS.finalize.at, STEPS.finalize.step);
+            finish();
+            break;
+          case 'error':
+            failure = new EngineError(ev.code, ev.message);
+            break;
+        }
+      } catch (err) {
+        failure = new EngineError('internal', `analysis failed: ${(err as Error).message}`);
+        this.handle?.cancel();
+      }
+    };
+
+    try {
+      this.handle = native.startJob(
+        req.file,
+        {
+          segmentDuration: usedSegmentDuration,
+          sampleFps: isHighlights ? 4 : 10,
+          measureAudio: isHighlights && info.has_audio,
+          series: !isHighlights,
+          threads: this.options.decoderThreads ?? 2,
+        },
+        onEvent,
+      );
+    } catch (err) {
+      this.resolveClosed();
+      this.fail(native.toEngineError(err));
+    }
+  }
+}
+
+export class SignalEngine implements Engine {
+  readonly info: EngineInfo = { name: 'signal', model: null };
+  private readonly jobs = new Set<SignalJob>();
+  private loadError: string | null = null;
+  private closing = false;
+
+  constructor(private readonly options: SignalEngineOptions = {}) {
+    try {
+      native.loadBinding();
+    } catch (err) {
+      this.loadError = (err as Error).message;
+    }
+  }
+
+  health(): EngineHealth {
+    if (this.loadError) return { ready: false, state: 'degraded', detail: this.loadError };
+    return { ready: !this.closing, state: 'ready' };
+  }
+
+  probe(file: string): Promise<VideoInfo> {
+    return native.probe(file);
+  }
+
+  analyze(request: AnalysisRequest): SignalJob {
+    const job = new SignalJob(this.info, request, this.options, () => this.jobs.delete(job));
+    this.jobs.add(job);
+    if (this.closing) job.cancel();
+    return job;
+  }
+
+  /** Cancels running jobs and waits for their native threads to exit. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const running = [...this.jobs];
+    for (const job of running) job.cancel();
+    await Promise.all(running.map((j) => j.closed));
+  }
+}
