@@ -49,6 +49,39 @@ Histogram lumaHistogram(const GrayFrame& frame) {
   return hist;
 }
 
+bool frameSignature(const AVFrame* frame, FrameSignature& out) {
+  switch (frame->format) {
+    case AV_PIX_FMT_YUV420P: case AV_PIX_FMT_YUVJ420P: case AV_PIX_FMT_YUV422P: case AV_PIX_FMT_YUVJ422P:
+    case AV_PIX_FMT_YUV444P: case AV_PIX_FMT_YUVJ444P: case AV_PIX_FMT_YUV440P: case AV_PIX_FMT_YUVJ440P:
+    case AV_PIX_FMT_YUV411P: case AV_PIX_FMT_YUV410P: case AV_PIX_FMT_YUVA420P: case AV_PIX_FMT_NV12:
+    case AV_PIX_FMT_NV21: case AV_PIX_FMT_GRAY8:
+      break;
+    default:
+      return false;
+  }
+  const int w = frame->width, h = frame->height;
+  if (w <= 0 || h <= 0 || !frame->data[0] || frame->linesize[0] < w) return false;
+  out.hist.fill(0);
+  constexpr int W = FrameSignature::kW, H = FrameSignature::kH;
+  for (int gy = 0; gy < H; ++gy) {
+    int y = static_cast<int>((gy + 0.5) * h / H);
+    const uint8_t* row = frame->data[0] + static_cast<ptrdiff_t>(y) * frame->linesize[0];
+    for (int gx = 0; gx < W; ++gx) {
+      uint8_t v = row[static_cast<int>((gx + 0.5) * w / W)];
+      out.grid[gy * W + gx] = v;
+      out.hist[v * kHistogramBins / 256] += 1;
+    }
+  }
+  for (float& v : out.hist) v /= static_cast<float>(W * H);
+  return true;
+}
+
+double signatureDistance(const FrameSignature& a, const FrameSignature& b) {
+  int sum = 0;
+  for (size_t i = 0; i < a.grid.size(); ++i) sum += std::abs(static_cast<int>(a.grid[i]) - static_cast<int>(b.grid[i]));
+  return static_cast<double>(sum) / a.grid.size();
+}
+
 double histogramDistance(const Histogram& a, const Histogram& b) {
   double sum = 0;
   for (int i = 0; i < kHistogramBins; ++i) sum += std::fabs(a[i] - b[i]);

@@ -7,6 +7,10 @@
 #include <cstdint>
 #include <vector>
 
+extern "C" {
+#include <libavutil/frame.h>
+}
+
 namespace engine {
 
 struct GrayFrame {
@@ -31,6 +35,17 @@ constexpr int kHistogramBins = 32;
 using Histogram = std::array<float, kHistogramBins>;
 
 Histogram lumaHistogram(const GrayFrame& frame);
+// A cheap fingerprint of a decoded frame: a sparse 64x36 grid of luma samples read straight
+// from its 8-bit luma plane, and their histogram. Used on every decoded frame to find cuts.
+struct FrameSignature {
+  static constexpr int kW = 64, kH = 36;
+  std::array<uint8_t, kW * kH> grid{};
+  Histogram hist{};
+};
+// False for pixel formats without an 8-bit luma plane.
+bool frameSignature(const AVFrame* frame, FrameSignature& out);
+// Mean absolute difference of two signatures' grids (0..255).
+double signatureDistance(const FrameSignature& a, const FrameSignature& b);
 // 0 (same distribution) .. 1 (disjoint).
 double histogramDistance(const Histogram& a, const Histogram& b);
 double meanLuma(const GrayFrame& frame);

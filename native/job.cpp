@@ -332,17 +332,46 @@ void analysisPass(const std::string& path, const JobOptions& opt, const Baseline
     }
   };
 
+  // Hard cuts are found frame by frame: a cut is a sudden jump in picture (and in the luma
+  // histogram) between two consecutive decoded frames, far above the recent frame-to-frame
+  // change. A fade or a fast pan spreads change over many frames and is not a cut.
+  FrameSignature frameSig, sig;
+  bool haveFrameSig = false, cutSinceSample = false;
+  int sigW = 0, sigH = 0;
+  std::deque<double> recentFrameDist;
+
   FrameCallback onFrame = [&](AVFrame* frame) {
     ++framesDecoded;
     double t = file.seconds(frame->best_effort_timestamp, vs->time_base);
     if (!std::isfinite(t)) t = lastFrameT < 0 ? 0 : lastFrameT + frameStep;
     if (t < lastFrameT - 1e-6 || t > base.duration + 1) return;  // out of order or corrupt timestamp
     lastFrameT = t;
-    if (t < nextSample - frameStep * 0.5) return;
-    while (nextSample <= t + frameStep * 0.5) nextSample += interval;
     if (segIndex >= segs.size()) return;
     finishSegmentsBefore(t);
     if (segIndex >= segs.size()) return;
+
+    const bool frameHistOk = frameSignature(frame, sig);
+    if (frameHistOk) {
+      if (haveFrameSig && sigW == frame->width && sigH == frame->height) {
+        double d = signatureDistance(frameSig, sig);
+        double hd = histogramDistance(frameSig.hist, sig.hist);
+        std::vector<double> recent(recentFrameDist.begin(), recentFrameDist.end());
+        if (d > std::max(20.0, 3 * median(recent)) && hd > 0.2) {
+          acc.cutTimes.push_back(t);
+          cutSinceSample = true;
+        } else {
+          recentFrameDist.push_back(d);
+          if (recentFrameDist.size() > 12) recentFrameDist.pop_front();
+        }
+      }
+      std::swap(frameSig, sig);
+      sigW = frame->width;
+      sigH = frame->height;
+    }
+    haveFrameSig = frameHistOk;
+
+    if (t < nextSample - frameStep * 0.5) return;
+    while (nextSample <= t + frameStep * 0.5) nextSample += interval;
     if (!scaler.convert(frame, cur.width, cur.height, cur.pixels)) return;
     ++samples;
     ++acc.samples;
@@ -351,20 +380,25 @@ void analysisPass(const std::string& path, const JobOptions& opt, const Baseline
     double dt = t - prevT;
     if (havePrev && dt > 0 && dt <= interval * 3) {
       FrameDiff d = frameDifference(prev, cur);
-      double hd = histogramDistance(prevHist, hist);
-      std::vector<double> recent(recentHist.begin(), recentHist.end());
-      double threshold = std::max(0.3, 3 * median(recent));
-      bool cut = hd > threshold && d.meanAbs > 10;
+      bool cut = cutSinceSample;
+      if (!frameHistOk) {
+        // Fallback for pixel formats without an 8-bit luma plane: compare samples.
+        double hd = histogramDistance(prevHist, hist);
+        std::vector<double> recent(recentHist.begin(), recentHist.end());
+        if (hd > std::max(0.3, 3 * median(recent)) && d.meanAbs > 10) {
+          cut = true;
+          acc.cutTimes.push_back(t);
+        } else {
+          recentHist.push_back(hd);
+          if (recentHist.size() > 8) recentHist.pop_front();
+        }
+      }
       // Motion per sampling interval, so a missing frame doesn't inflate it.
       double motion = d.meanAbs * std::min(1.0, interval / dt);
-      if (cut) {
-        acc.cutTimes.push_back(t);
-      } else {
+      if (!cut) {
         acc.motionSum += motion;
         ++acc.motionSamples;
         acc.motionMax = std::max(acc.motionMax, motion);
-        recentHist.push_back(hd);
-        if (recentHist.size() > 8) recentHist.pop_front();
       }
       if (opt.series) {
         acc.t.push_back(t);
@@ -374,6 +408,7 @@ void analysisPass(const std::string& path, const JobOptions& opt, const Baseline
         acc.area.push_back(cut ? -1 : d.movingFraction);
       }
     }
+    cutSinceSample = false;
     std::swap(prev, cur);
     prevHist = hist;
     prevT = t;

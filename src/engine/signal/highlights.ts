@@ -14,6 +14,8 @@ export interface HighlightsBaseline {
   audioSilent: boolean;
   audioMedianRms: number;
   medianWindowDb: number;
+  /** Median over segments of each segment's loudest 50 ms window (dBFS). */
+  loudestMedian: number;
   /** Index of the segment holding the loudest moment, -1 when it doesn't stand out. */
   loudestSegment: number;
 }
@@ -51,15 +53,16 @@ export function buildHighlightsBaseline(ev: NativeBaselineEvent): HighlightsBase
     audioSilent,
     audioMedianRms,
     medianWindowDb: ev.audio.medianWindowDb,
+    loudestMedian: audioMeasured ? median(segs.map((s) => s.audioLoudest ?? -100)) : -100,
     loudestSegment,
   };
 }
 
 function motionWords(motion: number): string {
-  if (motion < 0.7) return 'still picture';
-  if (motion < 3) return 'calm';
-  if (motion < 8) return 'moderate motion';
-  if (motion < 18) return 'fast motion';
+  if (motion < 1) return 'still picture';
+  if (motion < 4) return 'calm';
+  if (motion < 12) return 'moderate motion';
+  if (motion < 25) return 'fast motion';
   return 'very fast motion';
 }
 
@@ -84,7 +87,7 @@ export function scoreSegment(base: HighlightsBaseline, seg: NativeSegmentEvent):
 
   // Motion: absolute (gray-level change per 0.25 s at 160 px) and relative to the video's own
   // typical activity (bitstream size of predicted frames, known for every segment up front).
-  const motionAbs = clamp01((seg.motion - 1) / 14);
+  const motionAbs = clamp01((seg.motion - 2) / 23);
   const activityRatio = b && base.activityMedian > 0 ? b.activity / base.activityMedian : 1;
   const motionRel = clamp01(Math.log2(Math.max(activityRatio, 1e-6)) / 2);
   const motion = 0.6 * motionAbs + 0.4 * motionRel;
@@ -95,11 +98,13 @@ export function scoreSegment(base: HighlightsBaseline, seg: NativeSegmentEvent):
   // Audio: loudness against the track's median, and short loud moments.
   let audio = 0;
   let audioRel = 0;
+  let transient = 0;
   const useAudio = base.audioMeasured && !base.audioSilent && b?.audioRms !== undefined;
   if (useAudio) {
     audioRel = (b.audioRms ?? -100) - base.audioMedianRms;
-    const transient = (b.audioLoudest ?? -100) - base.medianWindowDb;
-    audio = Math.max(clamp01(audioRel / 12), 0.8 * clamp01((transient - 6) / 18));
+    // A short loud moment, against the typical loudest moment of a segment.
+    transient = (b.audioLoudest ?? -100) - base.loudestMedian;
+    audio = Math.max(clamp01(audioRel / 12), 0.8 * clamp01((transient - 3) / 12));
   }
 
   const parts = useAudio ? [motion, cuts, audio] : [motion, cuts];
@@ -117,7 +122,7 @@ export function scoreSegment(base: HighlightsBaseline, seg: NativeSegmentEvent):
     if (base.audioSilent || (b.audioRms ?? -100) < -60) words.push('silent');
     else if (base.loudestSegment === seg.index) words.push(`loudest audio of the video at ${at}`);
     else if (audioRel >= 6) words.push(`loud audio (+${Math.round(audioRel)} dB) peaking at ${at}`);
-    else if ((b.audioPeaks ?? 0) > 0) words.push(`audio peak at ${at}`);
+    else if (transient >= 6) words.push(`audio peak at ${at}`);
     else if (audioRel <= -10) words.push('quiet audio');
     else words.push('usual audio level');
   } else if (!base.audioMeasured) {
