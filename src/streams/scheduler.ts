@@ -57,7 +57,8 @@ export class Scheduler {
 
   /** Whether one more session could be queued now. */
   hasRoom(): boolean {
-    return this.accepting && (this.running.size < this.opts.concurrency || this.queue.length < this.opts.queueLimit);
+    const freeSlots = Math.max(0, this.opts.concurrency - this.running.size);
+    return this.accepting && this.queue.length < this.opts.queueLimit + freeSlots;
   }
 
   retryAfterSeconds(): number {
@@ -69,13 +70,14 @@ export class Scheduler {
   enqueue(session: Session): void {
     if (!this.hasRoom()) throw new QueueFullError(this.retryAfterSeconds());
     this.queue.push(session);
-    this.pump();
+    // Start on the next turn, so the caller answers while the session is still `pending`.
+    setImmediate(() => this.pump());
   }
 
   /** Queues without the limit (sessions recovered after a restart were already accepted). */
   enqueueRecovered(session: Session): void {
     this.queue.push(session);
-    this.pump();
+    setImmediate(() => this.pump());
   }
 
   /** Stops a queued or running session; the session is marked cancelled. */

@@ -1,0 +1,115 @@
+// Starts the real service for tests: in this process (startServer) or as a child process
+// (`node dist/src/server/main.js`, for restart and signal tests). Always on 127.0.0.1 and a
+// free port, with its own temporary DATA_DIR.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createSignalEngine } from '../../src/engine/index.js';
+import { startServer, type RunningServer } from '../../src/server/app.js';
+import { loadConfig } from '../../src/server/config.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export function tempDir(prefix = 'vas-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface TestServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  server: RunningServer;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = env.DATA_DIR ?? tempDir('vas-data-');
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ...env, DATA_DIR: dataDir });
+  const server = await startServer(config, createSignalEngine());
+  const url = `http://127.0.0.1:${server.port}`;
+  return { url, port: server.port, dataDir, server, close: () => server.close() };
+}
+
+export interface ChildServer {
+  url: string;
+  port: number;
+  proc: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Runs `npm start`'s entry point as a child process and waits until it listens. */
+export async function spawnServer(env: Record<string, string>): Promise<ChildServer> {
+  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/src/server/main.js')], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 15_000);
+    const check = () => {
+      const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.on('exit', () => reject(new Error(`server exited:\n${out}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, port, proc, output: () => out, exited };
+}
+
+/** Multipart upload with fetch; the file is streamed from disk. */
+export async function upload(
+  url: string,
+  file: string | null,
+  fields: Record<string, string> = {},
+  opts: { fileField?: string; headers?: Record<string, string>; filename?: string } = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  if (file) form.append(opts.fileField ?? 'file', await fs.openAsBlob(file), opts.filename ?? path.basename(file));
+  const res = await fetch(url, { method: 'POST', body: form, headers: opts.headers });
+  const text = await res.text();
+  let body: any = text;
+  try {
+    body = JSON.parse(text);
+  } catch {}
+  return { status: res.status, body, headers: res.headers };
+}
+
+export async function getJson(url: string, init: RequestInit = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let body: any = text;
+  try {
+    body = JSON.parse(text);
+  } catch {}
+  return { status: res.status, body, headers: res.headers };
+}
+
+/** Polls the status endpoint until `done(status)` or the timeout. */
+export async function pollStatus(base: string, id: string, done: (s: any) => boolean, timeoutMs = 60_000, init: RequestInit = {}): Promise<any> {
+  const until = Date.now() + timeoutMs;
+  let last: any;
+  while (Date.now() < until) {
+    const r = await getJson(`${base}/api/v1/video/status/${id}`, init);
+    last = r.body;
+    if (r.status === 200 && done(r.body)) return r.body;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for session ${id}; last status ${JSON.stringify(last)}`);
+}
+
+export const isTerminalStatus = (s: any) => ['completed', 'failed', 'cancelled'].includes(s?.status);
+
+export function sharedMedia(name = ''): string | null {
+  const dir = path.resolve(ROOT, '..', 'shared', 'media');
+  return fs.existsSync(dir) ? path.join(dir, name) : null;
+}
