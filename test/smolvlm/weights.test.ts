@@ -154,9 +154,9 @@ if (fixtures) {
   };
 
   /** Logits of the fixture prompt with the golden pixel values. */
-  const logitsOf = (m: SmolVLMModel): Float32Array => {
+  const logitsOf = async (m: SmolVLMModel): Promise<Float32Array> => {
     const px = golden['image.pixel_values'];
-    const feats = m.encodeImages(px.reshape(-1, px.shape[2], px.shape[3], px.shape[4])).features;
+    const feats = (await m.encodeImages(px.reshape(-1, px.shape[2], px.shape[3], px.shape[4]))).features;
     const ids = Array.from(toTyped(golden['image.input_ids']).data);
     return f32(m.forward(m.embedInputs(ids, feats)));
   };
@@ -170,7 +170,7 @@ if (fixtures) {
     }
   };
 
-  test('mlx-community layout: renamed tensors, bfloat16, MLX conv layout, Hub config spellings', () => {
+  test('mlx-community layout: renamed tensors, bfloat16, MLX conv layout, Hub config spellings', async () => {
     const dir = tempDir();
     const { raw, shapes } = original();
     const ref = loadModelFolder(src);
@@ -215,15 +215,15 @@ if (fixtures) {
     const w = loadWeights(dir, folder.model);
     sameWeights(w, prepareWeights(expected, ref.model), 0);
     const m = new SmolVLMModel(folder.model, w);
-    const fromBf16 = logitsOf(m);
-    const fromRef = logitsOf(new SmolVLMModel(ref.model, prepareWeights(expected, ref.model)));
+    const fromBf16 = await logitsOf(m);
+    const fromRef = await logitsOf(new SmolVLMModel(ref.model, prepareWeights(expected, ref.model)));
     assert.ok(maxAbsDiff(fromBf16, fromRef) < 1e-5);
     // bfloat16 weights stay close to the float32 reference
     const d = maxAbsDiff(fromBf16, f32(golden['image.logits']));
     assert.ok(d > 0 && d < 0.1, `bf16 vs f32 logits: ${d}`);
   });
 
-  test('quantized checkpoint (4-bit + an 8-bit override, bf16 scales, f16 rest) is dequantized at load', () => {
+  test('quantized checkpoint (4-bit + an 8-bit override, bf16 scales, f16 rest) is dequantized at load', async () => {
     const dir = tempDir();
     const { raw, shapes } = original();
     const tensors: Record<string, TensorToWrite> = {};
@@ -257,8 +257,8 @@ if (fixtures) {
     const w = loadWeights(dir, folder.model);
     const ref = prepareWeights(expected, folder.model);
     sameWeights(w, ref, 1e-6);
-    const logits = logitsOf(new SmolVLMModel(folder.model, w));
-    assert.ok(maxAbsDiff(logits, logitsOf(new SmolVLMModel(folder.model, ref))) < 1e-5);
+    const logits = await logitsOf(new SmolVLMModel(folder.model, w));
+    assert.ok(maxAbsDiff(logits, await logitsOf(new SmolVLMModel(folder.model, ref))) < 1e-5);
     assert.ok(logits.every(Number.isFinite));
     // a wrong bit width in the config must not load silently as garbage
     cfg.quantization = { group_size: 32, bits: 4 };

@@ -1,6 +1,6 @@
 // Autoregressive decoding with a KV cache: one prefill pass over the prompt embeddings, then one
 // token at a time. Greedy by default (temperature 0), temperature sampling otherwise.
-import { mx, type MxArray } from './mlx.js';
+import { mx, reclaim, type MxArray } from './mlx.js';
 import type { SmolVLMModel } from './model.js';
 
 export interface GenerateOptions {
@@ -15,6 +15,8 @@ export interface GenerateOptions {
   shouldStop?: () => boolean;
   /** Called with each new token id as soon as it is known. */
   onToken?: (id: number) => void;
+  /** Reclaim memory every this many tokens (default 16). */
+  reclaimEvery?: number;
 }
 
 export type StopReason = 'eos' | 'length' | 'cancelled';
@@ -37,7 +39,7 @@ function pick(logits: MxArray, temperature: number): number {
 }
 
 /** Generates from [1, L, H] prompt embeddings. */
-export function generate(model: SmolVLMModel, embeds: MxArray, opts: GenerateOptions): GenerateResult {
+export async function generate(model: SmolVLMModel, embeds: MxArray, opts: GenerateOptions): Promise<GenerateResult> {
   const temperature = opts.temperature ?? 0;
   if (temperature > 0 && opts.seed !== undefined) mx.random.seed(opts.seed);
   const stop = new Set(opts.stopTokenIds ?? []);
@@ -46,9 +48,11 @@ export function generate(model: SmolVLMModel, embeds: MxArray, opts: GenerateOpt
   if (opts.maxTokens <= 0) return { tokens, stopReason: 'length', prefillMs: 0, decodeMs: 0 };
   if (opts.shouldStop?.()) return { tokens, stopReason: 'cancelled', prefillMs: 0, decodeMs: 0 };
   const t0 = performance.now();
-  let logits = model.forward(embeds, cache, true);
+  let logits = await model.prefill(embeds, cache, true);
   let next = pick(logits, temperature);
+  await reclaim();
   const t1 = performance.now();
+  const every = Math.max(1, opts.reclaimEvery ?? 16);
   tokens.push(next);
   opts.onToken?.(next);
   let stopReason: StopReason = 'length';
@@ -57,6 +61,7 @@ export function generate(model: SmolVLMModel, embeds: MxArray, opts: GenerateOpt
     if (opts.shouldStop?.()) { stopReason = 'cancelled'; break; }
     logits = model.forward(model.text.embed([next]), cache, true);
     next = pick(logits, temperature);
+    if (tokens.length % every === 0) await reclaim();
     tokens.push(next);
     opts.onToken?.(next);
     if (stop.has(next)) stopReason = 'eos';

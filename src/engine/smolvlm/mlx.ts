@@ -6,6 +6,8 @@ import { createRequire } from 'node:module';
 import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { threadId } from 'node:worker_threads';
 import type { MlxArray, MlxCore, MlxDtype } from './mlx-types.js';
 import { encodeNpy, decodeNpy, type NpyArray } from './npy.js';
@@ -105,4 +107,29 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
     if (!(d <= m)) m = d; // also propagates NaN
   }
   return m;
+}
+
+let gcFn: (() => void) | null | undefined;
+
+function collector(): (() => void) | null {
+  if (gcFn !== undefined) return gcFn;
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    gcFn = vm.runInNewContext('gc') as () => void;
+  } catch {
+    gcFn = null;
+  }
+  return gcFn;
+}
+
+/**
+ * Frees the native memory of MLX arrays that are no longer referenced. The bindings release an
+ * array's buffer only when its JS wrapper is finalized, V8 does not see that memory, and the
+ * finalizers run on a later turn of the event loop, so a long synchronous computation would keep
+ * every intermediate alive (gigabytes for a few 512 px images). This runs a full GC and yields
+ * once so the finalizers run.
+ */
+export async function reclaim(): Promise<void> {
+  collector()?.();
+  await new Promise<void>((r) => setImmediate(r));
 }

@@ -2,7 +2,7 @@
 // token embeddings at the <image> positions -> Llama decoder -> logits.
 import { loadModelFolder, type SmolVLMConfig } from './config.js';
 import { Connector } from './connector.js';
-import { mx, type MxArray } from './mlx.js';
+import { mx, reclaim, type MxArray } from './mlx.js';
 import { KVCache, TextModel } from './text.js';
 import { VisionEncoder } from './vision.js';
 import { loadWeights, checkWeights, type WeightMap } from './weights.js';
@@ -34,10 +34,11 @@ export class SmolVLMModel {
   }
 
   /**
-   * Encodes [N, 3, S, S] pixel values in chunks of `batch` images (bounded memory; `between` runs
-   * after each chunk, e.g. to check for cancellation) and returns the connector output.
+   * Encodes [N, 3, S, S] pixel values in chunks of `batch` images and returns the connector
+   * output. Memory is reclaimed every few layers and after each chunk (see reclaim()); `between`
+   * runs after each chunk, e.g. to check for cancellation.
    */
-  encodeImages(pixels: MxArray, opts: { batch?: number; keepVisionHidden?: boolean; patchMask?: Uint8Array[] | null; between?: () => void } = {}): ImageFeatures {
+  async encodeImages(pixels: MxArray, opts: { batch?: number; keepVisionHidden?: boolean; patchMask?: Uint8Array[] | null; between?: () => void; reclaimEvery?: number } = {}): Promise<ImageFeatures> {
     const N = pixels.shape[0];
     const batch = Math.max(1, opts.batch ?? 1);
     const feats: MxArray[] = [];
@@ -46,7 +47,7 @@ export class SmolVLMModel {
       const j = Math.min(N, i + batch);
       const px = N === j - i ? pixels : pixels.index(mx.Slice(i, j));
       const mask = opts.patchMask ? opts.patchMask.slice(i, j) : null;
-      const hidden = this.vision.forward(px, mask);
+      const hidden = await this.vision.forwardReclaiming(px, mask, opts.reclaimEvery ?? 4);
       const f = this.connector.forward(hidden);
       if (opts.keepVisionHidden) {
         mx.eval(f, hidden);
@@ -55,6 +56,7 @@ export class SmolVLMModel {
         mx.eval(f);
       }
       feats.push(f);
+      await reclaim();
       opts.between?.();
     }
     const features = feats.length === 1 ? feats[0] : mx.concatenate(feats, 0);
@@ -85,6 +87,14 @@ export class SmolVLMModel {
 
   newCache(): KVCache {
     return this.text.newCache();
+  }
+
+  /** Forward pass of a prompt, reclaiming memory every few layers when it is long. */
+  async prefill(embeds: MxArray, cache: KVCache, lastOnly = true): Promise<MxArray> {
+    const L = embeds.shape[1];
+    let h = L > 64 ? await this.text.forwardReclaiming(embeds, cache, 6) : this.text.forward(embeds, cache);
+    if (lastOnly) h = h.index(mx.Slice(), mx.Slice(-1));
+    return this.text.logits(h);
   }
 
   /** Full forward pass: [1, L, H] embeddings -> [1, L, vocab] logits (or only the last position's). */

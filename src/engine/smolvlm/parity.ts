@@ -73,19 +73,19 @@ export async function runParity(folder: string, vlm?: SmolVLM): Promise<ParityRe
 
   // --- model, fed the reference pixel values and ids so each stage is checked on its own
   const px = refPx.reshape(-1, pxShape[2], pxShape[3], pxShape[4]);
-  const enc = model.model.encodeImages(px, { keepVisionHidden: true, batch: 64 });
+  const enc = await model.model.encodeImages(px, { keepVisionHidden: true, batch: 64 });
   add('image.vision_last_hidden_state', maxAbsDiff(floats(enc.visionHidden!), floats(ref['image.vision_last_hidden_state'])), TOLERANCES.hidden);
   add('image.connector_out', maxAbsDiff(floats(enc.features), floats(ref['image.connector_out'])), TOLERANCES.hidden);
   const embeds = model.model.embedInputs(refIds, enc.features);
   const logits = model.model.forward(embeds);
   add('image.logits', maxAbsDiff(floats(logits), floats(ref['image.logits'])), TOLERANCES.logits);
   const refGen = ints(ref['image.generated_ids']);
-  const gen = generate(model.model, embeds, { maxTokens: refGen.length, stopTokenIds: model.folder.generation.eosTokenIds });
+  const gen = await generate(model.model, embeds, { maxTokens: refGen.length, stopTokenIds: model.folder.generation.eosTokenIds });
   add('image.generated_ids', idsDiff(gen.tokens, refGen), TOLERANCES.ids, `${gen.tokens.length} tokens`);
 
   // --- end to end from the PNG with our own preprocessing (greedy ids must still match)
-  const ownEnc = model.model.encodeImages(fromTyped(ownPx, [inputs.numImages, 3, inputs.height, inputs.width]), { batch: 64 });
-  const ownGen = generate(model.model, model.model.embedInputs(inputs.inputIds, ownEnc.features), { maxTokens: refGen.length, stopTokenIds: model.folder.generation.eosTokenIds });
+  const ownEnc = await model.model.encodeImages(fromTyped(ownPx, [inputs.numImages, 3, inputs.height, inputs.width]), { batch: 64 });
+  const ownGen = await generate(model.model, model.model.embedInputs(inputs.inputIds, ownEnc.features), { maxTokens: refGen.length, stopTokenIds: model.folder.generation.eosTokenIds });
   add('image.generated_ids (own preprocessing)', idsDiff(ownGen.tokens, refGen), TOLERANCES.ids);
 
   // --- text only

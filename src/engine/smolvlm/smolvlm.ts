@@ -163,7 +163,7 @@ export class SmolVLM {
     let features = null;
     if (inputs.pixelValues) {
       const px = fromTyped(inputs.pixelValues, [inputs.numImages, 3, inputs.height, inputs.width]);
-      features = this.model.encodeImages(px, { patchMask: inputs.patchMask, between: check }).features;
+      features = (await this.model.encodeImages(px, { patchMask: inputs.patchMask, between: check })).features;
     }
     const embeds = this.model.embedInputs(inputs.inputIds, features);
     const t2 = performance.now();
@@ -175,7 +175,7 @@ export class SmolVLM {
       if (eou !== undefined) stopIds.add(eou);
     }
     const tokensSoFar: number[] = [];
-    const gen = generate(this.model, embeds, {
+    const gen = await generate(this.model, embeds, {
       maxTokens: req.maxTokens ?? 256,
       temperature: req.temperature ?? 0,
       seed: req.seed,

@@ -2,7 +2,7 @@
 // (rotate-half convention), grouped-query attention with a KV cache, SiLU-gated MLP, final norm
 // and the language-model head.
 import type { TextConfig } from './config.js';
-import { linear, mx, type MxArray } from './mlx.js';
+import { linear, mx, reclaim, type MxArray } from './mlx.js';
 import type { WeightMap } from './weights.js';
 
 interface DecoderLayer {
@@ -13,8 +13,9 @@ interface DecoderLayer {
 }
 
 /**
- * Per-layer keys and values, [1, kvHeads, capacity, headDim], grown in steps so that decoding does
- * not copy the whole cache for every token.
+ * Per-layer keys and values, [1, kvHeads, capacity, headDim], grown in steps of 256 positions.
+ * Attention reads the whole buffer with a mask over the unfilled tail instead of a slice: with no
+ * view keeping the old buffer alive, MLX can update it in place for each new token.
  */
 export class KVCache {
   offset = 0;
@@ -27,7 +28,18 @@ export class KVCache {
     this.values = new Array(numLayers).fill(null);
   }
 
-  /** Writes k, v ([1, kvH, L, hd]) of a layer at the current offset; returns the keys/values so far. */
+  /** Positions the buffers hold (filled or not). */
+  get capacity(): number {
+    return this.keys[0]?.shape[2] ?? 0;
+  }
+
+  /** Capacity needed to append L tokens. */
+  capacityFor(L: number): number {
+    const end = this.offset + L;
+    return this.capacity >= end ? this.capacity : Math.ceil(end / this.step) * this.step;
+  }
+
+  /** Writes k, v ([1, kvH, L, hd]) of a layer at the current offset; returns the full buffers. */
   update(layer: number, k: MxArray, v: MxArray): [MxArray, MxArray] {
     const end = this.offset + k.shape[2];
     let K = this.keys[layer];
@@ -45,7 +57,7 @@ export class KVCache {
     V.indexPut_(['...', mx.Slice(this.offset, end), mx.Slice()], v);
     this.keys[layer] = K;
     this.values[layer] = V;
-    return [K.index('...', mx.Slice(0, end), mx.Slice()), V.index('...', mx.Slice(0, end), mx.Slice())];
+    return [K, V];
   }
 
   /** Called after all layers processed L new tokens. */
@@ -53,7 +65,7 @@ export class KVCache {
     this.offset += L;
   }
 
-  /** Arrays to evaluate with each step so the lazy graph does not grow across steps. */
+  /** The buffers, to evaluate together with a step's output. */
   state(): MxArray[] {
     const out: MxArray[] = [];
     for (let i = 0; i < this.numLayers; i++) {
@@ -106,20 +118,38 @@ export class TextModel {
     return mx.take(this.embedTokens, idx, 0).reshape(1, ids.length, this.cfg.hiddenSize);
   }
 
+  /** Additive causal mask [L, capacity] for L new tokens at the cache offset (unfilled slots masked too). */
+  private mask(L: number, cache: KVCache): MxArray {
+    const offset = cache.offset;
+    const rows = mx.expandDims(mx.arange(offset, offset + L, 1, mx.int32), 1);
+    const cols = mx.expandDims(mx.arange(0, cache.capacityFor(L), 1, mx.int32), 0);
+    return mx.where(mx.greater(cols, rows), mx.array(-Infinity, mx.float32), mx.array(0, mx.float32));
+  }
+
   /** Runs the decoder over [1, L, H] input embeddings at the cache's offset; returns final-normed hidden states. */
   forward(inputs: MxArray, cache: KVCache): MxArray {
     const L = inputs.shape[1];
-    const offset = cache.offset;
-    let mask: MxArray | undefined;
-    if (L > 1) {
-      const rows = mx.expandDims(mx.arange(offset, offset + L, 1, mx.int32), 1);
-      const cols = mx.expandDims(mx.arange(0, offset + L, 1, mx.int32), 0);
-      mask = mx.where(mx.greater(cols, rows), mx.array(-Infinity, mx.float32), mx.array(0, mx.float32));
-    }
+    const mask = this.mask(L, cache);
     let h = inputs;
     this.layers.forEach((layer, i) => {
       h = this.layer(h, layer, i, cache, mask);
     });
+    cache.advance(L);
+    return mx.fast.rmsNorm(h, this.norm, this.cfg.rmsNormEps);
+  }
+
+  /** forward(), evaluating and reclaiming memory every `every` layers (for long prompts). */
+  async forwardReclaiming(inputs: MxArray, cache: KVCache, every: number): Promise<MxArray> {
+    const L = inputs.shape[1];
+    const mask = this.mask(L, cache);
+    let h = inputs;
+    for (let i = 0; i < this.layers.length; i++) {
+      h = this.layer(h, this.layers[i], i, cache, mask);
+      if (every > 0 && (i + 1) % every === 0 && i + 1 < this.layers.length) {
+        mx.eval(h, ...cache.state());
+        await reclaim();
+      }
+    }
     cache.advance(L);
     return mx.fast.rmsNorm(h, this.norm, this.cfg.rmsNormEps);
   }

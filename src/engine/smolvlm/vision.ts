@@ -4,7 +4,7 @@
 // transformers' SmolVLMVisionEmbeddings does it), pre-norm transformer layers with bidirectional
 // attention and a GELU MLP, and a final LayerNorm.
 import type { VisionConfig } from './config.js';
-import { linear, mx, type MxArray } from './mlx.js';
+import { linear, mx, reclaim, type MxArray } from './mlx.js';
 import type { WeightMap } from './weights.js';
 
 const F32_MIN = -3.4028234663852886e38;
@@ -109,6 +109,27 @@ export class VisionEncoder {
    * padded images; without it every patch is valid.
    */
   forward(pixels: MxArray, patchMask?: Uint8Array[] | null): MxArray {
+    const { h, mask } = this.embed(pixels, patchMask);
+    let x = h;
+    for (const layer of this.layers) x = this.layer(x, layer, mask);
+    return mx.fast.layerNorm(x, this.post[0], this.post[1], this.cfg.layerNormEps);
+  }
+
+  /** forward(), evaluating and reclaiming memory every `every` layers (bounded peak memory). */
+  async forwardReclaiming(pixels: MxArray, patchMask: Uint8Array[] | null | undefined, every: number): Promise<MxArray> {
+    const { h, mask } = this.embed(pixels, patchMask);
+    let x = h;
+    for (let i = 0; i < this.layers.length; i++) {
+      x = this.layer(x, this.layers[i], mask);
+      if (every > 0 && (i + 1) % every === 0 && i + 1 < this.layers.length) {
+        mx.eval(x);
+        await reclaim();
+      }
+    }
+    return mx.fast.layerNorm(x, this.post[0], this.post[1], this.cfg.layerNormEps);
+  }
+
+  private embed(pixels: MxArray, patchMask?: Uint8Array[] | null): { h: MxArray; mask?: MxArray } {
     const [N, , H, W] = pixels.shape;
     const p = this.cfg.patchSize;
     const nh = Math.floor(H / p), nw = Math.floor(W / p);
@@ -142,8 +163,7 @@ export class VisionEncoder {
       }
       mask = mx.array(flat, mx.float32).reshape(N, 1, 1, nh * nw);
     }
-    for (const layer of this.layers) h = this.layer(h, layer, mask);
-    return mx.fast.layerNorm(h, this.post[0], this.post[1], this.cfg.layerNormEps);
+    return { h, mask };
   }
 
   private layer(h: MxArray, l: EncoderLayer, mask?: MxArray): MxArray {
