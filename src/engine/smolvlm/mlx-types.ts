@@ -53,6 +53,8 @@ export interface MlxCore {
   greater(a: Operand, b: Operand): MlxArray;
   where(cond: MlxArray, x: Operand, y: Operand): MlxArray;
   abs(a: MlxArray): MlxArray;
+  square(a: MlxArray): MlxArray;
+  compile<T extends unknown[], U>(fn: (...args: T) => U, shapeless?: boolean): (...args: T) => U;
   exp(a: MlxArray): MlxArray;
   erf(a: MlxArray): MlxArray;
   tanh(a: MlxArray): MlxArray;
