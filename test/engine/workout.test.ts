@@ -54,6 +54,28 @@ for (const segment_duration of [15, 5]) {
   });
 }
 
+test('another layout: three sets, different tempos, 25 fps 480x360', async () => {
+  const v = await makeWorkoutVideo(tmp.dir, {
+    name: 'workout3.mp4',
+    width: 480,
+    height: 360,
+    fps: 25,
+    duration: 70,
+    sets: [
+      { start: 3, reps: 12, period: 1.5 },
+      { start: 28, reps: 6, period: 3 },
+      { start: 54, reps: 5, period: 2 },
+    ],
+  });
+  const r = (await engine.analyze({ type: 'workout', file: v.path, params: { segment_duration: 10 } }).result) as WorkoutResult;
+  assert.is(r.exercise_steps.length, 3, JSON.stringify(r.exercise_steps));
+  r.exercise_steps.forEach((step, i) => {
+    const want = v.sets[i];
+    assert.ok(Math.abs(step.rep_count - want.reps) <= 1, `set ${i + 1}: ${step.rep_count} reps, want ${want.reps}`);
+    assert.ok(Math.abs(step.start_timestamp - want.start) <= 3 && Math.abs(step.end_timestamp - want.end) <= 3, JSON.stringify(step));
+  });
+});
+
 test('no periodic movement → no sets', async () => {
   const still = await makeTestVideo(tmp.dir, { seconds: 8, width: 320, height: 240, audio: false });
   const r = (await engine.analyze({ type: 'workout', file: still, params: { segment_duration: 4 } }).result) as WorkoutResult;

@@ -124,28 +124,41 @@ export interface WorkoutVideo {
   totalReps: number;
 }
 
+export interface WorkoutVideoOptions {
+  name?: string;
+  /** Sets in time order: start (s), reps, seconds per rep. Default: 10 × 2 s at 2 s, 8 × 2.5 s at 30 s. */
+  sets?: { start: number; reps: number; period: number }[];
+  duration?: number;
+  width?: number;
+  height?: number;
+  fps?: number;
+}
+
 /**
- * 55 s, 320x240, 30 fps: a bright box moving smoothly up and down (start at the top, down,
- * back up = one rep) on a noisy gray background: 10 reps of 2 s (2–22 s), rest, then 8 reps of
- * 2.5 s (30–50 s), rest until the end.
+ * A bright box moving smoothly up and down (start at the top, down, back up = one rep) on a
+ * noisy gray background, still between sets. Default: 55 s, 320x240, 30 fps, 10 reps of 2 s
+ * (2–22 s), rest, 8 reps of 2.5 s (30–50 s), rest until the end.
  */
-export async function makeWorkoutVideo(dir: string, name = 'workout.mp4'): Promise<WorkoutVideo> {
-  const duration = 55;
-  const sets: WorkoutSet[] = [
-    { start: 2, end: 22, reps: 10, period: 2 },
-    { start: 30, end: 50, reps: 8, period: 2.5 },
-  ];
-  const top = 30;
-  const half = 60; // amplitude / 2 in pixels
+export async function makeWorkoutVideo(dir: string, opts: WorkoutVideoOptions | string = {}): Promise<WorkoutVideo> {
+  const o = typeof opts === 'string' ? { name: opts } : opts;
+  const { name = 'workout.mp4', width = 320, height = 240, fps = 30 } = o;
+  const sets: WorkoutSet[] = (o.sets ?? [
+    { start: 2, reps: 10, period: 2 },
+    { start: 30, reps: 8, period: 2.5 },
+  ]).map((s) => ({ ...s, end: s.start + s.reps * s.period }));
+  const duration = o.duration ?? 55;
+  const box = Math.round(height / 4);
+  const top = Math.round(height / 8);
+  const half = Math.round((height - box - 2 * top) / 2); // amplitude / 2 in pixels
   let y = String(top);
   for (const s of [...sets].reverse()) {
     y = `if(between(t,${s.start},${s.end}),${top}+${half}*(1-cos(2*PI*(t-${s.start})/${s.period})),${y})`;
   }
-  const d = `r=30:d=${duration}`;
+  const d = `r=${fps}:d=${duration}`;
   const video = [
-    `color=c=0x505050:s=320x240:${d},drawbox=x=40:y=20:w=50:h=200:color=0x606060:t=fill[bg]`,
-    `color=c=0xE0E0E0:s=60x60:${d}[box]`,
-    `[bg][box]overlay=x=130:y='${y}',noise=alls=4:allf=t[out0]`,
+    `color=c=0x505050:s=${width}x${height}:${d},drawbox=x=${Math.round(width / 8)}:y=${Math.round(height / 12)}:w=${Math.round(width / 6)}:h=${Math.round((height * 5) / 6)}:color=0x606060:t=fill[bg]`,
+    `color=c=0xE0E0E0:s=${box}x${box}:${d}[box]`,
+    `[bg][box]overlay=x=${Math.round(width / 2 - box / 2)}:y='${y}',noise=alls=4:allf=t[out0]`,
   ].join(';');
   const path = join(dir, name);
   await ffmpeg(['-f', 'lavfi', '-i', video, '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-t', String(duration), path]);
