@@ -47,6 +47,11 @@ MediaFile::MediaFile(const std::string& path, const std::atomic<bool>* cancel) :
                      "cannot open the file as a media container (" + avErrorText(err) + ")");
   }
   fmt_.reset(raw);
+  // Single-picture formats (png_pipe, jpeg_pipe, image2, ...) open as a one-frame video.
+  const std::string demuxer = raw->iformat && raw->iformat->name ? raw->iformat->name : "";
+  if (demuxer == "image2" || demuxer.find("_pipe") != std::string::npos) {
+    throw MediaError(ErrorCode::UnsupportedMedia, "the file is a still image, not a video");
+  }
   err = avformat_find_stream_info(raw, nullptr);
   throwIfCancelled();
   if (err < 0) {
@@ -120,13 +125,6 @@ double MediaFile::seconds(int64_t ts, AVRational tb) const {
   if (ts == AV_NOPTS_VALUE || tb.den == 0) return NAN;
   double s = ts * av_q2d(tb) - startTime_;
   return std::isfinite(s) ? s : NAN;
-}
-
-bool MediaFile::rewind() {
-  int err = av_seek_frame(fmt_.get(), -1, fmt_->start_time != AV_NOPTS_VALUE ? fmt_->start_time : 0,
-                          AVSEEK_FLAG_BACKWARD);
-  if (err < 0) err = avformat_seek_file(fmt_.get(), -1, INT64_MIN, 0, INT64_MAX, 0);
-  return err >= 0;
 }
 
 ProbeInfo probeFile(const std::string& path, const std::atomic<bool>* cancel) {

@@ -48,9 +48,6 @@ class MediaFile {
   // Seconds of a timestamp in a stream's time base relative to startTime(); NaN if no pts.
   double seconds(int64_t ts, AVRational tb) const;
 
-  // Seeks back to the beginning; returns false when the container can't seek.
-  bool rewind();
-
   bool cancelled() const { return cancel_ && cancel_->load(std::memory_order_relaxed); }
   void throwIfCancelled() const;
 
