@@ -26,8 +26,16 @@ interface RepSet {
   closed: boolean;
 }
 
-const MIN_REPS = 2;
+// A set is confirmed once it has MIN_REPS regular reps: similar durations (coefficient of
+// variation of the rep intervals) and similar swings. Random motion rarely passes this.
+const MIN_REPS = 3;
+const MAX_INTERVAL_CV = 0.35;
+const MAX_SWING_CV = 0.5;
+const MIN_TEMPO = 0.4;
+const MIN_PERIODICITY = 0.4;
+const MAX_TEMPO = 10;
 const MIN_AREA = 0.002; // share of moving pixels for the centroid to mean anything
+const MAX_AREA = 0.5; // more than this moving: the camera moves, the centroid means nothing
 const ACTIVE_AREA = 0.004;
 const ACTIVE_ENERGY = 0.8;
 
@@ -42,10 +50,48 @@ function diffs(values: number[]): number[] {
   return values.slice(1).map((v, i) => v - values[i]);
 }
 
+function variation(values: number[]): number {
+  if (values.length < 2) return 0;
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  if (mean <= 0) return Infinity;
+  const sd = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
+  return sd / mean;
+}
+
+/**
+ * Normalised autocorrelation of the position signal between t0 and t1 (resampled at 10 Hz,
+ * mean removed) at the given lag in seconds.
+ */
+export function autocorrelation(history: { t: number; y: number }[], t0: number, t1: number, lag: number): number {
+  const step = 0.1;
+  const pts = history.filter((p) => p.t >= t0 - step && p.t <= t1 + step);
+  if (pts.length < 4 || t1 - t0 < 2 * lag) return 0;
+  const grid: number[] = [];
+  let j = 0;
+  for (let t = t0; t <= t1; t += step) {
+    while (j < pts.length - 2 && pts[j + 1].t < t) j++;
+    const a = pts[j];
+    const b = pts[Math.min(j + 1, pts.length - 1)];
+    const f = b.t > a.t ? Math.min(1, Math.max(0, (t - a.t) / (b.t - a.t))) : 0;
+    grid.push(a.y + (b.y - a.y) * f);
+  }
+  const mean = grid.reduce((x, y) => x + y, 0) / grid.length;
+  const x = grid.map((v) => v - mean);
+  const k = Math.round(lag / step);
+  if (k < 1 || k >= x.length) return 0;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < x.length; i++) den += x[i] * x[i];
+  for (let i = 0; i + k < x.length; i++) num += x[i] * x[i + k];
+  return den > 0 ? (num / den) * (x.length / (x.length - k)) : 0;
+}
+
 export class WorkoutTracker {
   private h = 0.04; // hysteresis, in frame heights
   private readonly amplitudes: number[] = [];
   private readonly smooth: number[] = [];
+  /** Recent smoothed positions, for the periodicity check (about a minute). */
+  private readonly history: { t: number; y: number }[] = [];
   private mode: 'init' | 'seekMax' | 'seekMin' = 'init';
   private minV = Infinity;
   private minT = 0;
@@ -78,10 +124,12 @@ export class WorkoutTracker {
     if (energy < 0) return; // scene cut: no motion information
     if (area >= ACTIVE_AREA && energy >= ACTIVE_ENERGY) this.windowActive++;
     this.checkTimeout(t);
-    if (!(cy >= 0) || area < MIN_AREA) return;
+    if (!(cy >= 0) || area < MIN_AREA || area > MAX_AREA) return;
     this.smooth.push(cy);
     if (this.smooth.length > 3) this.smooth.shift();
     const y = this.smooth.reduce((a, b) => a + b, 0) / this.smooth.length;
+    this.history.push({ t, y });
+    while (this.history.length > 0 && this.history[0].t < t - 60) this.history.shift();
     this.track(t, y);
   }
 
@@ -119,6 +167,21 @@ export class WorkoutTracker {
     }
   }
 
+  /** Whether a candidate set's reps look like deliberate repetitions. */
+  private regular(set: RepSet): boolean {
+    const intervals = diffs(set.repTimes);
+    const tempo = median(intervals);
+    if (tempo < MIN_TEMPO || tempo > MAX_TEMPO) return false;
+    if (variation(intervals) > MAX_INTERVAL_CV) return false;
+    const swings = diffs(set.tps.map((p) => p.value)).map(Math.abs);
+    if (variation(swings) > MAX_SWING_CV) return false;
+    // The movement itself must repeat: position correlates with itself one rep later and
+    // anti-correlates half a rep later.
+    const t0 = set.repTimes[0] - tempo / 2;
+    const t1 = set.repTimes[set.repTimes.length - 1];
+    return autocorrelation(this.history, t0, t1, tempo) >= MIN_PERIODICITY && autocorrelation(this.history, t0, t1, tempo / 2) < 0;
+  }
+
   private tempo(set: RepSet | null): number {
     if (!set) return 2;
     if (set.repTimes.length >= 2) return median(diffs(set.repTimes));
@@ -151,11 +214,22 @@ export class WorkoutTracker {
   private addTurningPoint(set: RepSet, tp: TurningPoint): void {
     set.tps.push(tp);
     if (tp.type === set.firstType) return;
-    set.repTimes.push(tp.t);
     if (set.number > 0) {
+      // Far quicker than the set's tempo: jitter around a turning point, not a rep.
+      const last = set.repTimes[set.repTimes.length - 1];
+      if (tp.t - last < 0.5 * this.tempo(set)) return;
+      set.repTimes.push(tp.t);
       this.windowReps++;
       this.windowSet = set.number;
-    } else if (set.repTimes.length >= MIN_REPS) {
+      return;
+    }
+    set.repTimes.push(tp.t);
+    if (set.repTimes.length > MIN_REPS + 2 && !this.regular(set)) {
+      // Still irregular after a few more tries: keep only the most recent reps as the candidate.
+      set.repTimes.shift();
+      while (set.tps.length > 1 && set.tps[0].t < set.repTimes[0] - 2 * this.tempo(set)) set.tps.shift();
+    }
+    if (set.repTimes.length >= MIN_REPS && this.regular(set)) {
       set.number = this.sets.length + 1;
       this.sets.push(set);
       this.windowReps += set.repTimes.length;
