@@ -49,6 +49,7 @@ export interface MlxCore {
   multiply(a: Operand, b: Operand): MlxArray;
   divide(a: Operand, b: Operand): MlxArray;
   matmul(a: MlxArray, b: MlxArray): MlxArray;
+  addmm(c: MlxArray, a: MlxArray, b: MlxArray, alpha?: number, beta?: number): MlxArray;
   maximum(a: Operand, b: Operand): MlxArray;
   greater(a: Operand, b: Operand): MlxArray;
   where(cond: MlxArray, x: Operand, y: Operand): MlxArray;

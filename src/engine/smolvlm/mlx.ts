@@ -86,8 +86,7 @@ export function toFloat32(a: MxArray): Float32Array {
 
 /** y = x W^T (+ b), W stored as [out, in] like PyTorch/HF. */
 export function linear(x: MxArray, w: MxArray, b?: MxArray | null): MxArray {
-  const y = mx.matmul(x, w.T);
-  return b ? mx.add(y, b) : y;
+  return b ? mx.addmm(b, x, w.T, 1, 1) : mx.matmul(x, w.T);
 }
 
 export function isFloatDtype(d: Dtype): boolean {
@@ -132,4 +131,28 @@ function collector(): (() => void) | null {
 export async function reclaim(): Promise<void> {
   collector()?.();
   await new Promise<void>((r) => setImmediate(r));
+}
+
+/**
+ * mx.compile(fn) when compiling works here and gives the same numbers on a probe, else fn
+ * (compiled elementwise chains run as one fused kernel instead of one pass per op).
+ */
+export function compiledOr<T extends MxArray[]>(fn: (...args: T) => MxArray, probe: () => T): (...args: T) => MxArray {
+  let chosen: ((...args: T) => MxArray) | null = null;
+  return (...args: T): MxArray => {
+    if (!chosen) {
+      chosen = fn;
+      try {
+        const c = mx.compile(fn) as (...a: T) => MxArray;
+        const p = probe();
+        const got = c(...p);
+        const want = fn(...p);
+        mx.eval(got, want);
+        if ((mx.abs(mx.subtract(got, want)).max().item() as number) < 1e-5) chosen = c;
+      } catch {
+        chosen = fn;
+      }
+    }
+    return chosen(...args);
+  };
 }

@@ -2,8 +2,14 @@
 // (rotate-half convention), grouped-query attention with a KV cache, SiLU-gated MLP, final norm
 // and the language-model head.
 import type { TextConfig } from './config.js';
-import { linear, mx, reclaim, type MxArray } from './mlx.js';
+import { compiledOr, linear, mx, reclaim, type MxArray } from './mlx.js';
 import type { WeightMap } from './weights.js';
+
+/** silu(gate) * up, fused when mx.compile works. */
+const swiglu = compiledOr(
+  (gate: MxArray, up: MxArray) => mx.multiply(mx.multiply(gate, mx.sigmoid(gate)), up),
+  () => [mx.array([-2, -0.5, 0, 1, 3]), mx.array([1, 2, -1, 0.5, 2])] as [MxArray, MxArray],
+);
 
 interface DecoderLayer {
   q: MxArray; k: MxArray; v: MxArray; o: MxArray;
@@ -173,8 +179,6 @@ export class TextModel {
       .transpose(0, 2, 1, 3).reshape(B, L, numHeads * headDim);
     h = mx.add(h, linear(a, l.o, l.ob));
     const y = mx.fast.rmsNorm(h, l.postNorm, rmsNormEps);
-    const gate = linear(y, l.gate);
-    const act = mx.multiply(gate, mx.sigmoid(gate));
-    return mx.add(h, linear(mx.multiply(act, linear(y, l.up)), l.down));
+    return mx.add(h, linear(swiglu(linear(y, l.gate), linear(y, l.up)), l.down));
   }
 }

@@ -4,7 +4,7 @@
 // transformers' SmolVLMVisionEmbeddings does it), pre-norm transformer layers with bidirectional
 // attention and a GELU MLP, and a final LayerNorm.
 import type { VisionConfig } from './config.js';
-import { linear, mx, reclaim, type MxArray } from './mlx.js';
+import { compiledOr, linear, mx, reclaim, type MxArray } from './mlx.js';
 import type { WeightMap } from './weights.js';
 
 const F32_MIN = -3.4028234663852886e38;
@@ -47,25 +47,14 @@ function geluTanh(x: MxArray): MxArray {
   return mx.multiply(x, mx.sigmoid(mx.multiply(x, mx.add(mx.multiply(mx.square(x), c * 0.044715), c))));
 }
 
-let geluTanhCompiled: ((x: MxArray) => MxArray) | null | undefined;
+const geluTanhFused = compiledOr(geluTanh, () => [mx.array([-3, -1, 0, 0.5, 2, 4])] as [MxArray]);
 
 export function gelu(x: MxArray, act: string): MxArray {
   if (act === 'gelu' || act === 'gelu_new_exact') {
     return mx.multiply(mx.multiply(x, 0.5), mx.add(1, mx.erf(mx.multiply(x, Math.SQRT1_2))));
   }
-  // gelu_pytorch_tanh / gelu_new / gelu_fast: tanh approximation, fused by mx.compile when it works
-  if (geluTanhCompiled === undefined) {
-    try {
-      const f = mx.compile(geluTanh) as (x: MxArray) => MxArray;
-      const probe = mx.array([-1, 0, 0.5, 2]);
-      const got = f(probe);
-      mx.eval(got);
-      geluTanhCompiled = Math.abs((mx.abs(mx.subtract(got, geluTanh(probe))).max().item() as number)) < 1e-6 ? f : null;
-    } catch {
-      geluTanhCompiled = null;
-    }
-  }
-  return geluTanhCompiled ? geluTanhCompiled(x) : geluTanh(x);
+  // gelu_pytorch_tanh / gelu_new / gelu_fast: the tanh approximation
+  return geluTanhFused(x);
 }
 
 interface EncoderLayer {
