@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generate } from '../../src/engine/smolvlm/generate.js';
-import { maxAbsDiff, mx, toTyped } from '../../src/engine/smolvlm/mlx.js';
+import { attention, maxAbsDiff, mx, toTyped } from '../../src/engine/smolvlm/mlx.js';
 import { SmolVLMModel } from '../../src/engine/smolvlm/model.js';
 import { randomWeights } from '../../src/engine/smolvlm/random.js';
 import type { SmolVLMConfig } from '../../src/engine/smolvlm/config.js';
@@ -56,6 +56,24 @@ test('sampling with a seed is reproducible and differs from greedy', async () =>
   const stopped = await generate(model, model.embedInputs(prompt, null), { maxTokens: 12, stopTokenIds: [g.tokens[2]] });
   assert.is(stopped.stopReason, 'eos');
   assert.equal(stopped.tokens, g.tokens.slice(0, g.tokens.indexOf(g.tokens[2]) + 1));
+});
+
+test('chunked attention equals one-shot attention (vision-sized, and causal GQA with a row mask)', () => {
+  mx.random.seed(1);
+  const q = mx.random.normal([1, 12, 1024, 64]), k = mx.random.normal([1, 12, 1024, 64]), v = mx.random.normal([1, 12, 1024, 64]);
+  const pad = mx.array(Array.from({ length: 1024 }, (_, i) => (i > 1000 ? -1e30 : 0))).reshape(1, 1, 1, 1024);
+  for (const m of [undefined, pad]) {
+    const a = toTyped(attention(q, k, v, 0.125, m)).data;
+    const b = toTyped(mx.fast.scaledDotProductAttention(q, k, v, 0.125, m)).data;
+    assert.ok(maxAbsDiff(a, b) < 1e-5);
+  }
+  const L = 700, S = 768;
+  const q2 = mx.random.normal([1, 9, L, 64]), k2 = mx.random.normal([1, 3, S, 64]), v2 = mx.random.normal([1, 3, S, 64]);
+  const rows = mx.expandDims(mx.arange(0, L, 1, mx.int32), 1), cols = mx.expandDims(mx.arange(0, S, 1, mx.int32), 0);
+  const causal = mx.where(mx.greater(cols, rows), mx.array(-Infinity), mx.array(0));
+  const a = toTyped(attention(q2, k2, v2, 0.125, causal)).data;
+  const b = toTyped(mx.fast.scaledDotProductAttention(q2, k2, v2, 0.125, causal)).data;
+  assert.ok(maxAbsDiff(a, b) < 1e-5);
 });
 
 test.run();

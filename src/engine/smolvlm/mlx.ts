@@ -156,3 +156,24 @@ export function compiledOr<T extends MxArray[]>(fn: (...args: T) => MxArray, pro
     return chosen(...args);
   };
 }
+
+/**
+ * Scaled dot-product attention, q [B, H, L, D] against k, v [B, Hkv, S, D] (grouped heads allowed),
+ * optional additive mask broadcastable to [B, H, L, S]. Long queries are processed in row chunks
+ * so each chunk's score matrix stays cache sized: on CPU this version of MLX computes attention
+ * as matmul + softmax + matmul, and chunking makes it about 3x faster for 1024 patches.
+ */
+export function attention(q: MxArray, k: MxArray, v: MxArray, scale: number, mask?: MxArray): MxArray {
+  const H = q.shape[1], L = q.shape[2], S = k.shape[2];
+  const chunk = Math.max(32, Math.floor((1 << 22) / (H * S)));
+  if (L <= chunk) return mx.fast.scaledDotProductAttention(q, k, v, scale, mask);
+  const outs: MxArray[] = [];
+  for (let i = 0; i < L; i += chunk) {
+    const j = Math.min(L, i + chunk);
+    const qi = q.index(mx.Slice(), mx.Slice(), mx.Slice(i, j));
+    let mi = mask;
+    if (mask && mask.ndim >= 2 && mask.shape[mask.ndim - 2] === L && L > 1) mi = mask.index('...', mx.Slice(i, j), mx.Slice());
+    outs.push(mx.fast.scaledDotProductAttention(qi, k, v, scale, mi));
+  }
+  return mx.concatenate(outs, 2);
+}

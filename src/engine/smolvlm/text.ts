@@ -2,7 +2,7 @@
 // (rotate-half convention), grouped-query attention with a KV cache, SiLU-gated MLP, final norm
 // and the language-model head.
 import type { TextConfig } from './config.js';
-import { compiledOr, linear, mx, reclaim, type MxArray } from './mlx.js';
+import { attention, compiledOr, linear, mx, reclaim, type MxArray } from './mlx.js';
 import type { WeightMap } from './weights.js';
 
 /** silu(gate) * up, fused when mx.compile works. */
@@ -175,7 +175,7 @@ export class TextModel {
     q = mx.fast.rope(q, headDim, false, ropeTheta, 1, cache.offset);
     k = mx.fast.rope(k, headDim, false, ropeTheta, 1, cache.offset);
     const [K, V] = cache.update(index, k, v);
-    const a = mx.fast.scaledDotProductAttention(q, K, V, 1 / Math.sqrt(headDim), mask)
+    const a = attention(q, K, V, 1 / Math.sqrt(headDim), mask)
       .transpose(0, 2, 1, 3).reshape(B, L, numHeads * headDim);
     h = mx.add(h, linear(a, l.o, l.ob));
     const y = mx.fast.rmsNorm(h, l.postNorm, rmsNormEps);

@@ -4,7 +4,7 @@
 // transformers' SmolVLMVisionEmbeddings does it), pre-norm transformer layers with bidirectional
 // attention and a GELU MLP, and a final LayerNorm.
 import type { VisionConfig } from './config.js';
-import { compiledOr, linear, mx, reclaim, type MxArray } from './mlx.js';
+import { attention, compiledOr, linear, mx, reclaim, type MxArray } from './mlx.js';
 import type { WeightMap } from './weights.js';
 
 const F32_MIN = -3.4028234663852886e38;
@@ -182,7 +182,7 @@ export class VisionEncoder {
     const q = split(linear(x, l.q[0], l.q[1]));
     const k = split(linear(x, l.k[0], l.k[1]));
     const v = split(linear(x, l.v[0], l.v[1]));
-    const a = mx.fast.scaledDotProductAttention(q, k, v, 1 / Math.sqrt(hd), mask).transpose(0, 2, 1, 3).reshape(N, L, D);
+    const a = attention(q, k, v, 1 / Math.sqrt(hd), mask).transpose(0, 2, 1, 3).reshape(N, L, D);
     h = mx.add(h, linear(a, l.o[0], l.o[1]));
     const y = mx.fast.layerNorm(h, l.ln2[0], l.ln2[1], this.cfg.layerNormEps);
     const m = linear(gelu(linear(y, l.fc1[0], l.fc1[1]), this.cfg.hiddenAct), l.fc2[0], l.fc2[1]);
