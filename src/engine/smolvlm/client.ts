@@ -2,8 +2,13 @@
 // in a worker thread. Requests queue in order; cancelling (AbortSignal) rejects at once and makes
 // the worker stop at its next check (between images and between tokens).
 import { Worker } from 'node:worker_threads';
+// Only type imports besides errors.js: loading this module does not load MLX on the calling thread.
+import { CancelledError } from './errors.js';
+import type { DescribeRequest, DescribeResult } from './smolvlm.js';
 import type { FromWorker, ToWorker, WorkerInfo } from './worker.js';
-import { CancelledError, type DescribeRequest, type DescribeResult } from './smolvlm.js';
+
+export { CancelledError };
+export type { DescribeRequest, DescribeResult, WorkerInfo };
 
 export interface DescribeCallOptions {
   signal?: AbortSignal;

@@ -2,6 +2,7 @@
 // frames with a prompt. Runs synchronously on the calling thread (use SmolVLMClient from client.ts
 // to run it in a worker thread).
 import { loadModelFolder, type ModelFolder } from './config.js';
+import { CancelledError } from './errors.js';
 import { generate, type StopReason } from './generate.js';
 import type { RgbImage } from './image.js';
 import { fromTyped } from './mlx.js';
@@ -70,12 +71,7 @@ export interface DescribeHooks {
   onToken?: (id: number, textSoFar: string) => void;
 }
 
-export class CancelledError extends Error {
-  constructor() {
-    super('cancelled');
-    this.name = 'CancelledError';
-  }
-}
+export { CancelledError };
 
 export function toRgb(img: RawImage): RgbImage {
   const ch = img.channels ?? 3;
