@@ -31,7 +31,14 @@ void callJs(Napi::Env env, Napi::Function fn, CallContext* ctx, Payload* data) {
   try {
     payload->run(env, fn, ctx);
   } catch (const Napi::Error& e) {
-    e.ThrowAsJavaScriptException();
+    // An exception from the JS callback: rethrow it into JS (uncaught). While the environment
+    // is being torn down (worker terminating) even that fails; nothing is left to tell then.
+    try {
+      e.ThrowAsJavaScriptException();
+    } catch (...) {
+    }
+  } catch (...) {
+    // Never let a C++ exception escape into Node (it would abort the process).
   }
 }
 
@@ -39,10 +46,29 @@ using Tsfn = Napi::TypedThreadSafeFunction<CallContext, Payload, callJs>;
 
 void deleteContext(Napi::Env, void*, CallContext* ctx) { delete ctx; }
 
-void post(Tsfn& tsfn, std::function<void(Napi::Env, Napi::Function, CallContext*)> fn) {
-  auto* payload = new Payload{std::move(fn)};
-  if (tsfn.NonBlockingCall(payload) != napi_ok) delete payload;
-}
+// The worker thread's end of a thread-safe function. Once a call fails (napi_closing: the
+// environment is shutting down, e.g. a worker being terminated) Node has already dropped this
+// thread's reference, so the function must not be used, nor released, again.
+class Channel {
+ public:
+  explicit Channel(Tsfn tsfn) : tsfn_(tsfn) {}
+  void post(std::function<void(Napi::Env, Napi::Function, CallContext*)> fn) {
+    if (!open_) return;
+    auto* payload = new Payload{std::move(fn)};
+    if (tsfn_.NonBlockingCall(payload) != napi_ok) {
+      delete payload;
+      open_ = false;
+    }
+  }
+  void release() {
+    if (open_) tsfn_.Release();
+    open_ = false;
+  }
+
+ private:
+  Tsfn tsfn_;
+  bool open_ = true;
+};
 
 Napi::Value toJs(Napi::Env env, const Value& v) {
   switch (v.kind()) {
@@ -142,7 +168,7 @@ bool boolOption(const Napi::Object& obj, const char* key, bool fallback) {
 
 class EngineAddon : public Napi::Addon<EngineAddon> {
  public:
-  EngineAddon(Napi::Env env, Napi::Object exports) {
+  EngineAddon(Napi::Env env, Napi::Object exports) : tasks_(env) {
     DefineAddon(exports, {
                              InstanceMethod("probe", &EngineAddon::Probe),
                              InstanceMethod("startJob", &EngineAddon::StartJob),
@@ -170,7 +196,7 @@ class EngineAddon : public Napi::Addon<EngineAddon> {
     Tsfn tsfn = promiseTsfn(env, name, promise);
     auto cancel = std::make_shared<std::atomic<bool>>(false);
     try {
-      tasks_.spawn(cancel, [tsfn, cancel, work = std::move(work), toValue = std::move(toValue)]() mutable {
+      tasks_.spawn(cancel, [channel = Channel(tsfn), cancel, work = std::move(work), toValue = std::move(toValue)]() mutable {
         using Result = decltype(work(*cancel));
         auto result = std::make_shared<std::optional<Result>>();
         std::optional<Failure> failure = guarded([&] { result->emplace(work(*cancel)); });
@@ -178,14 +204,14 @@ class EngineAddon : public Napi::Addon<EngineAddon> {
         if (!failure) {
           failure = guarded([&] { value.emplace(toValue(**result)); });
         }
-        post(tsfn, [failure, value = std::move(value)](Napi::Env env, Napi::Function, CallContext* ctx) {
+        channel.post([failure, value = std::move(value)](Napi::Env env, Napi::Function, CallContext* ctx) {
           if (failure) {
             ctx->deferred->Reject(makeError(env, *failure).Value());
           } else {
             ctx->deferred->Resolve(toJs(env, *value));
           }
         });
-        tsfn.Release();
+        channel.release();
       });
     } catch (const std::exception& e) {
       tsfn.Release();
@@ -258,10 +284,10 @@ class EngineAddon : public Napi::Addon<EngineAddon> {
                           static_cast<void*>(nullptr));
     auto cancel = std::make_shared<std::atomic<bool>>(false);
     try {
-      tasks_.spawn(cancel, [tsfn, cancel, path, opt]() mutable {
-        auto emit = [&tsfn](Value v) {
+      tasks_.spawn(cancel, [channel = Channel(tsfn), cancel, path, opt]() mutable {
+        auto emit = [&channel](Value v) {
           auto shared = std::make_shared<Value>(std::move(v));
-          post(tsfn, [shared](Napi::Env env, Napi::Function fn, CallContext*) { fn.Call({toJs(env, *shared)}); });
+          channel.post([shared](Napi::Env env, Napi::Function fn, CallContext*) { fn.Call({toJs(env, *shared)}); });
         };
         std::optional<Failure> failure = guarded([&] { runJob(path, opt, *cancel, emit); });
         if (failure && cancel->load()) failure = Failure{"cancelled", "analysis cancelled"};
@@ -273,7 +299,7 @@ class EngineAddon : public Napi::Addon<EngineAddon> {
         Value closed = Value::object();
         closed.set("type", "closed");
         emit(std::move(closed));
-        tsfn.Release();
+        channel.release();
       });
     } catch (const std::exception& e) {
       tsfn.Release();

@@ -145,6 +145,25 @@ test('the addon loads and works in worker threads', async () => {
   assert.ok(performance.now() - t0 < 1000);
 });
 
+test('workers terminated at random moments while jobs, probes and frame extractions run', async () => {
+  const addon = new URL('../../../build/Release/engine.node', import.meta.url).pathname;
+  const code = `
+    const { workerData, parentPort } = require('node:worker_threads');
+    const addon = require(workerData.addon);
+    for (const f of workerData.files) {
+      addon.startJob(f, { segmentDuration: 0.5, series: true }, () => {});
+      addon.probe(f).catch(() => {});
+      addon.extractFrames(f, [0, 1, 2, 3], 64).catch(() => {});
+    }
+    parentPort.postMessage('started');`;
+  for (let i = 0; i < 15; i++) {
+    const w = new Worker(code, { eval: true, workerData: { addon, files: [long, short, short] } });
+    await new Promise((r) => w.once('message', r));
+    await new Promise((r) => setTimeout(r, (i * 37) % 200));
+    await within(w.terminate(), 2000, 'worker termination');
+  }
+});
+
 test('engine.close() cancels running jobs; no native threads are left', async () => {
   const other = createSignalEngine();
   const job = other.analyze({ type: 'highlights', file: long, params });
