@@ -1,0 +1,202 @@
+// Upload ingest over loopback: a 1 GiB (--quick: 64 MiB) video as one multipart POST and as a
+// tus upload (POST + PATCH chunks), into the real server in a child process: MB/s to the
+// acknowledgement and the server's peak RSS. Ceiling: the same bytes copied to a new file with
+// Node streams. Peer (tus): @tus/server with @tus/file-store.
+//
+// The file is a real video: 1080p rawvideo in Matroska, as many frames as make the size, so
+// the server's final probe accepts it and the acknowledgement is the normal one (the real
+// server probes the file after the last byte before it answers; @tus/server does not).
+import { createReadStream, existsSync, rmSync, statSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import type { BenchOptions, Row } from './report.js';
+import { BENCH_DIST, ffmpeg, mediaDir, memoryOf, ROOT, startChild, stopChild, tempDir, type Child } from './util.js';
+
+const MiB = 1024 * 1024;
+
+async function rawVideo(minBytes: number): Promise<string> {
+  const frame = 1920 * 1080 * 1.5;
+  const frames = Math.ceil(minBytes / frame);
+  const path = join(mediaDir(), `raw_1080p_${frames}f.mkv`);
+  if (!existsSync(path)) {
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30', '-frames:v', String(frames), '-c:v', 'rawvideo', '-pix_fmt', 'yuv420p', `${path}.tmp.mkv`]);
+    const { renameSync } = await import('node:fs');
+    renameSync(`${path}.tmp.mkv`, path);
+  }
+  return path;
+}
+
+interface Timing {
+  /** Request start to the last byte handed to the kernel, and to the answer. */
+  lastByteS: number;
+  ackS: number;
+  status: number;
+  body: string;
+}
+
+/** One HTTP request whose body is `parts` (strings and file ranges) streamed in order. */
+function request(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string | number>,
+  parts: (string | { file: string; start: number; end: number })[],
+): Promise<Timing> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let lastByte = NaN;
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ lastByteS: (lastByte - t0) / 1000, ackS: (performance.now() - t0) / 1000, status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.on('finish', () => (lastByte = performance.now()));
+    const next = (i: number): void => {
+      if (i === parts.length) return void req.end();
+      const p = parts[i];
+      if (typeof p === 'string') {
+        req.write(p);
+        return next(i + 1);
+      }
+      const rs = createReadStream(p.file, { start: p.start, end: p.end - 1, highWaterMark: MiB });
+      rs.on('error', reject);
+      rs.on('end', () => next(i + 1));
+      rs.pipe(req, { end: false });
+    };
+    next(0);
+  });
+}
+
+async function multipart(port: number, file: string, size: number): Promise<Timing> {
+  const boundary = '----vasbench' + Date.now();
+  const head = `--${boundary}\r\nContent-Disposition: form-data; name="analysis_type"\r\n\r\nhighlights\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.mkv"\r\nContent-Type: video/x-matroska\r\n\r\n`;
+  const tail = `\r\n--${boundary}--\r\n`;
+  const length = Buffer.byteLength(head) + size + Buffer.byteLength(tail);
+  const r = await request(port, 'POST', '/api/v1/video/upload', { 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': length }, [head, { file, start: 0, end: size }, tail]);
+  if (r.status !== 202) throw new Error(`multipart upload: ${r.status} ${r.body}`);
+  return r;
+}
+
+/** tus creation (no body); resolves with the upload's path from Location. */
+function create(port: number, base: string, size: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const headers = { 'Tus-Resumable': '1.0.0', 'Upload-Length': size, 'Upload-Metadata': `filename ${Buffer.from('big.mkv').toString('base64')}`, 'Content-Length': 0 };
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: base, agent: false, headers }, (res) => {
+      res.resume();
+      const loc = res.headers.location;
+      if (res.statusCode !== 201 || !loc) reject(new Error(`tus creation: ${res.statusCode}`));
+      else resolve(loc.startsWith('http') ? new URL(loc).pathname : loc);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** tus 1.0.0 by hand: creation, then PATCH chunks in order; times from the POST to the last PATCH's answer. */
+async function tus(port: number, base: string, file: string, size: number, chunk: number): Promise<Timing> {
+  const t0 = performance.now();
+  const loc = await create(port, base, size);
+  let last!: Timing;
+  let lastStart = t0;
+  for (let off = 0; off < size; off += chunk) {
+    const end = Math.min(size, off + chunk);
+    lastStart = performance.now();
+    const headers = { 'Tus-Resumable': '1.0.0', 'Upload-Offset': off, 'Content-Type': 'application/offset+octet-stream', 'Content-Length': end - off };
+    last = await request(port, 'PATCH', loc, headers, [{ file, start: off, end }]);
+    if (last.status !== 204) throw new Error(`tus PATCH at ${off}: ${last.status} ${last.body}`);
+  }
+  const shift = (lastStart - t0) / 1000;
+  return { ...last, lastByteS: last.lastByteS + shift, ackS: last.ackS + shift };
+}
+
+interface Measured extends Timing {
+  peakRss: number;
+  idleRss: number;
+}
+
+/** The real server (`npm start`'s entry point) in a child process with its own data folder. */
+async function realServer(): Promise<{ child: Child; port: number; dir: string }> {
+  const dir = tempDir('vas-bench-ingest-');
+  const child = startChild(join(ROOT, 'dist/src/server/main.js'), [], { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, MAX_UPLOAD_BYTES: '4GiB' });
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setInterval(() => {
+      const m = /listening on http:\/\/[^:]+:(\d+)/.exec(child.output());
+      if (m) {
+        clearInterval(t);
+        resolve(Number(m[1]));
+      }
+    }, 20);
+    child.exited.then(() => (clearInterval(t), reject(new Error(`server exited:\n${child.output()}`))));
+  });
+  return { child, port, dir };
+}
+
+async function tusPeer(): Promise<{ child: Child; port: number; dir: string }> {
+  const dir = tempDir('vas-bench-tuspeer-');
+  const child = startChild(join(BENCH_DIST, 'child', 'tus-peer.js'), [dir]);
+  const { port } = await child.message('READY', 30_000);
+  return { child, port, dir };
+}
+
+async function measure(start: () => Promise<{ child: Child; port: number; dir: string }>, upload: (port: number) => Promise<Timing>): Promise<Measured> {
+  const s = await start();
+  try {
+    const idle = memoryOf(s.child.proc.pid!).rss;
+    const t = await upload(s.port);
+    return { ...t, peakRss: memoryOf(s.child.proc.pid!).peak, idleRss: idle };
+  } finally {
+    await stopChild(s.child);
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+}
+
+async function diskWrite(file: string): Promise<{ seconds: number; peakRss: number }> {
+  const dir = tempDir('vas-bench-disk-');
+  const c = startChild(join(BENCH_DIST, 'child', 'disk-write.js'), [file, join(dir, 'copy.bin')]);
+  try {
+    const r = await c.message('RESULT', 600_000);
+    await c.exited;
+    return r;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function run({ quick, log }: BenchOptions): Promise<Row[]> {
+  const file = await rawVideo(quick ? 64 * MiB : 1024 * MiB);
+  const size = statSync(file).size;
+  const chunk = 32 * MiB;
+  const MB = size / 1e6;
+  const label = `${(size / MiB).toFixed(0)} MiB`;
+  // read the source once so every contender starts from the page cache
+  await new Promise<void>((r, j) => createReadStream(file).on('data', () => {}).on('end', r).on('error', j));
+
+  const disk = await diskWrite(file);
+  log(`disk write (ceiling): ${(MB / disk.seconds).toFixed(0)} MB/s, peak RSS ${(disk.peakRss / MiB).toFixed(0)} MiB`);
+  const mp = await measure(realServer, (port) => multipart(port, file, size));
+  log(`multipart (ours): ${(MB / mp.ackS).toFixed(0)} MB/s to the 202, last byte → 202 ${((mp.ackS - mp.lastByteS) * 1000).toFixed(0)} ms, peak RSS ${(mp.peakRss / MiB).toFixed(0)} MiB (idle ${(mp.idleRss / MiB).toFixed(0)})`);
+  const tu = await measure(realServer, (port) => tus(port, '/api/v1/video/uploads', file, size, chunk));
+  log(`tus (ours): ${(MB / tu.ackS).toFixed(0)} MB/s to the last 204, last byte → 204 ${((tu.ackS - tu.lastByteS) * 1000).toFixed(0)} ms, peak RSS ${(tu.peakRss / MiB).toFixed(0)} MiB`);
+  const peer = await measure(tusPeer, (port) => tus(port, '/files', file, size, chunk));
+  log(`tus (@tus/server + file-store): ${(MB / peer.ackS).toFixed(0)} MB/s, last byte → 204 ${((peer.ackS - peer.lastByteS) * 1000).toFixed(0)} ms, peak RSS ${(peer.peakRss / MiB).toFixed(0)} MiB`);
+
+  const ceiling = 'Node streams file → file (ceiling)';
+  const peerName = '@tus/server 2 + @tus/file-store (peer)';
+  const ack = (t: Timing) => ((t.ackS - t.lastByteS) * 1000).toFixed(0);
+  const rows: Row[] = [
+    {
+      bench: 'ingest', metric: `multipart ${label} upload`, unit: 'MB/s', value: MB / mp.ackS, baseline: ceiling, baselineValue: MB / disk.seconds, better: 'higher',
+      note: `to the 202; last byte → 202 ${ack(mp)} ms (includes the probe of the file). 1080p rawvideo/Matroska, page-cached source, no fsync on either side`,
+    },
+    { bench: 'ingest', metric: `multipart ${label} peak server RSS`, unit: 'MiB', value: mp.peakRss / MiB, baseline: ceiling, baselineValue: disk.peakRss / MiB, better: 'lower' },
+    {
+      bench: 'ingest', metric: `tus ${label} upload (${chunk / MiB} MiB PATCHes)`, unit: 'MB/s', value: MB / tu.ackS, baseline: ceiling, baselineValue: MB / disk.seconds, better: 'higher',
+      note: `to the last 204; last byte → 204 ${ack(tu)} ms (ours probes before answering), peer ${ack(peer)} ms`,
+    },
+    { bench: 'ingest', metric: `tus ${label} upload (${chunk / MiB} MiB PATCHes)`, unit: 'MB/s', value: MB / tu.ackS, baseline: peerName, baselineValue: MB / peer.ackS, better: 'higher' },
+    { bench: 'ingest', metric: `tus ${label} peak server RSS`, unit: 'MiB', value: tu.peakRss / MiB, baseline: peerName, baselineValue: peer.peakRss / MiB, better: 'lower' },
+  ];
+  return rows;
+}

@@ -1,0 +1,137 @@
+// Reads of status and results at fixed concurrency: the real server (uWS + router + session
+// store) against a bare uWS handler returning the same bytes (the ceiling) and the same
+// endpoints on Fastify and node:http (the peers), which serialise the same session from the
+// same store on every request, as the real route does. autocannon runs in a child process.
+import http from 'node:http';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import uWS from 'uWebSockets.js';
+import { isSessionId } from '../src/streams/store.js';
+import type { VideoService } from '../src/streams/service.js';
+import type { BenchOptions, Row } from './report.js';
+import { BENCH_DIST, startBenchServer, startChild, testClip, uploadFile, waitStatus } from './util.js';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const STATUS_RE = /^\/api\/v1\/video\/status\/([^/?]+)$/;
+const RESULTS_RE = /^\/api\/v1\/video\/results\/([^/?]+)$/;
+
+/** What the real routes send for a completed session, built from the store on each call. */
+function body(service: VideoService, path: string): string | null {
+  let m = STATUS_RE.exec(path);
+  if (m && isSessionId(m[1])) {
+    const v = service.status(m[1]);
+    return v ? JSON.stringify(v) : null;
+  }
+  m = RESULTS_RE.exec(path);
+  if (m && isSessionId(m[1])) {
+    const s = service.get(m[1]);
+    const results = s && service.result(m[1]);
+    return results ? JSON.stringify({ sessionId: m[1], status: s!.state.status, results }) : null;
+  }
+  return null;
+}
+
+interface Peer {
+  name: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+async function bareUws(bytes: Map<string, string>): Promise<Peer> {
+  const app = uWS.App();
+  app.get('/*', (res, req) => {
+    const b = bytes.get(req.getUrl());
+    res.cork(() => {
+      if (b === undefined) res.writeStatus('404 Not Found').end();
+      else res.writeStatus('200 OK').writeHeader('Content-Type', JSON_TYPE).end(b);
+    });
+  });
+  const sock = await new Promise<uWS.us_listen_socket>((resolve, reject) =>
+    app.listen('127.0.0.1', 0, (s) => (s ? resolve(s) : reject(new Error('bare uWS: cannot listen')))),
+  );
+  return {
+    name: 'bare uWS, same bytes (ceiling)',
+    port: uWS.us_socket_local_port(sock),
+    close: async () => uWS.us_listen_socket_close(sock),
+  };
+}
+
+async function fastify(service: VideoService): Promise<Peer> {
+  const app = Fastify({ logger: false });
+  const handler = (req: { url: string }, reply: any) => {
+    const b = body(service, req.url);
+    if (b === null) return reply.code(404).send();
+    return reply.header('content-type', JSON_TYPE).send(b);
+  };
+  app.get('/api/v1/video/status/:id', handler);
+  app.get('/api/v1/video/results/:id', handler);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as { port: number }).port;
+  return { name: 'Fastify 5 (peer)', port, close: () => app.close() };
+}
+
+async function nodeHttp(service: VideoService): Promise<Peer> {
+  const server = http.createServer((req, res) => {
+    const b = req.method === 'GET' ? body(service, req.url ?? '') : null;
+    if (b === null) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(b) });
+    res.end(b);
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return { name: 'node:http (peer)', port, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+async function load(url: string, connections: number, seconds: number): Promise<any> {
+  const c = startChild(join(BENCH_DIST, 'child', 'load.js'), [JSON.stringify({ url, connections, seconds, warmupSeconds: 1 })]);
+  const r = await c.message('RESULT', (seconds + 30) * 1000);
+  await c.exited;
+  if (r.non2xx || r.errors || r.timeouts) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
+  return r;
+}
+
+export async function run({ quick, log }: BenchOptions): Promise<Row[]> {
+  const connections = 50;
+  const seconds = quick ? 2 : 8;
+  const srv = await startBenchServer();
+  const peers: Peer[] = [];
+  try {
+    const clip = await testClip(6, 320, 240);
+    const up = await uploadFile(srv.url, clip);
+    if (up.status !== 202) throw new Error(`upload: ${up.status} ${JSON.stringify(up.body)}`);
+    const id: string = up.body.sessionId;
+    await waitStatus(srv.url, id, (s) => s.status === 'completed');
+    const paths = { status: `/api/v1/video/status/${id}`, results: `/api/v1/video/results/${id}` };
+    const bytes = new Map<string, string>();
+    for (const p of Object.values(paths)) bytes.set(p, await (await fetch(srv.url + p)).text());
+    for (const p of Object.values(paths)) {
+      if (body(srv.server.service, p) !== bytes.get(p)) throw new Error(`peers would not serve the same bytes as the server for ${p}`);
+    }
+    peers.push(await bareUws(bytes), await fastify(srv.server.service), await nodeHttp(srv.server.service));
+
+    const rows: Row[] = [];
+    for (const [endpoint, path] of Object.entries(paths)) {
+      const size = Buffer.byteLength(bytes.get(path)!);
+      const ours = await load(srv.url + path, connections, seconds);
+      log(`${endpoint} (${size} B) ours: ${ours.rps.toFixed(0)} req/s, p50 ${ours.p50} ms, p99 ${ours.p99} ms`);
+      for (const peer of peers) {
+        const r = await load(`http://127.0.0.1:${peer.port}${path}`, connections, seconds);
+        log(`${endpoint} ${peer.name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms`);
+        const metric = (m: string) => `GET ${endpoint} ${m} (${size} B body, c=${connections})`;
+        rows.push(
+          { bench: 'reads', metric: metric('throughput'), unit: 'req/s', value: ours.rps, baseline: peer.name, baselineValue: r.rps, better: 'higher' },
+          { bench: 'reads', metric: metric('p50 latency'), unit: 'ms', value: ours.p50, baseline: peer.name, baselineValue: r.p50, better: 'lower' },
+          { bench: 'reads', metric: metric('p99 latency'), unit: 'ms', value: ours.p99, baseline: peer.name, baselineValue: r.p99, better: 'lower' },
+        );
+      }
+    }
+    return rows;
+  } finally {
+    for (const p of peers) await p.close();
+    await srv.close();
+  }
+}
