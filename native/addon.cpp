@@ -200,6 +200,7 @@ class EngineAddon : public Napi::Addon<EngineAddon> {
         using Result = decltype(work(*cancel));
         auto result = std::make_shared<std::optional<Result>>();
         std::optional<Failure> failure = guarded([&] { result->emplace(work(*cancel)); });
+        if (failure && cancel->load()) failure = Failure{"cancelled", "cancelled"};
         std::optional<Value> value;
         if (!failure) {
           failure = guarded([&] { value.emplace(toValue(**result)); });
@@ -217,6 +218,11 @@ class EngineAddon : public Napi::Addon<EngineAddon> {
       tsfn.Release();
       throw Napi::Error::New(env, std::string("cannot start a native thread: ") + e.what());
     }
+    // promise.cancel() stops the work; the promise then rejects with code "cancelled".
+    promise.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo& ci) {
+                  cancel->store(true);
+                  return ci.Env().Undefined();
+                }));
     return promise;
   }
 

@@ -128,6 +128,7 @@ std::vector<ExtractedFrame> extractFrames(const std::string& path, const std::ve
   constexpr double kReadAheadLimit = 2.0;  // seconds; further jumps seek instead of decoding through
 
   for (size_t k = 0; k < order.size(); ++k) {
+    if (cancel.load()) throw MediaError(ErrorCode::Cancelled, "frame extraction cancelled");
     double target = std::max(0.0, timestamps[order[k]]);
     const double eps = 1e-3;
     bool needSeek = !haveHeld || target < heldT - eps || target > heldT + kReadAheadLimit;

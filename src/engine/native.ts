@@ -129,10 +129,13 @@ export interface NativeJobHandle {
   cancel(): void;
 }
 
+/** Promises from the addon carry cancel(): stop the work; the promise rejects with 'cancelled'. */
+type CancellablePromise<T> = Promise<T> & { cancel(): void };
+
 interface Binding {
-  probe(path: string): Promise<VideoInfo>;
+  probe(path: string): CancellablePromise<VideoInfo>;
   startJob(path: string, options: NativeJobOptions, onEvent: (event: NativeEvent) => void): NativeJobHandle;
-  extractFrames(path: string, timestamps: number[], maxSide?: number): Promise<ExtractedFrame[]>;
+  extractFrames(path: string, timestamps: number[], maxSide?: number): CancellablePromise<ExtractedFrame[]>;
   activeThreads(): number;
 }
 
@@ -173,9 +176,22 @@ export function toEngineError(err: unknown): EngineError {
   return new EngineError(code, message);
 }
 
-export async function probe(path: string): Promise<VideoInfo> {
+/** Runs a cancellable native call, wiring an AbortSignal to its cancel(). */
+async function withSignal<T>(start: () => CancellablePromise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal?.aborted) throw new EngineError('cancelled', 'cancelled');
+  const pending = start();
+  const abort = () => pending.cancel();
+  signal?.addEventListener('abort', abort, { once: true });
   try {
-    return await loadBinding().probe(path);
+    return await pending;
+  } finally {
+    signal?.removeEventListener('abort', abort);
+  }
+}
+
+export async function probe(path: string, options: { signal?: AbortSignal } = {}): Promise<VideoInfo> {
+  try {
+    return await withSignal(() => loadBinding().probe(path), options.signal);
   } catch (err) {
     throw toEngineError(err);
   }
@@ -192,11 +208,17 @@ export function startJob(path: string, options: NativeJobOptions, onEvent: (even
 
 /**
  * Decodes one RGB24 frame per timestamp (request order): the first frame at or after it, the
- * last frame for timestamps past the end; scaled to fit maxSide x maxSide.
+ * last frame for timestamps past the end; scaled to fit maxSide x maxSide. Aborting the signal
+ * stops the decoding (rejects with EngineError 'cancelled').
  */
-export async function extractFrames(path: string, timestamps: number[], maxSide = 384): Promise<ExtractedFrame[]> {
+export async function extractFrames(
+  path: string,
+  timestamps: number[],
+  maxSide = 384,
+  options: { signal?: AbortSignal } = {},
+): Promise<ExtractedFrame[]> {
   try {
-    return await loadBinding().extractFrames(path, timestamps, maxSide);
+    return await withSignal(() => loadBinding().extractFrames(path, timestamps, maxSide), options.signal);
   } catch (err) {
     if (err instanceof TypeError || err instanceof RangeError) throw err;
     throw toEngineError(err);

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSignalEngine, EngineError, SignalJob, type HighlightsResult } from '../../src/engine/index.js';
-import { activeThreads } from '../../src/engine/native.js';
+import { activeThreads, extractFrames, probe } from '../../src/engine/native.js';
 import { makeTestVideo } from '../helpers/media.js';
 import { collect, tempDir, within } from './util.js';
 
@@ -65,6 +65,29 @@ test('cancel during the baseline pass and right after start', async () => {
     await within(job.closed, 1000, 'native job exit');
     assert.ok(performance.now() - t0 < 100, `delay ${delay}: ${performance.now() - t0} ms`);
     await expectCancelled(job);
+  }
+});
+
+test('extractFrames and probe stop when their AbortSignal fires', async () => {
+  const timestamps = Array.from({ length: 100 }, (_, i) => i + 0.5);
+  const controller = new AbortController();
+  const pending = extractFrames(long, timestamps, 512, { signal: controller.signal });
+  await new Promise((r) => setTimeout(r, 50));
+  const t0 = performance.now();
+  controller.abort();
+  try {
+    await pending;
+    assert.unreachable('should be cancelled');
+  } catch (err) {
+    assert.instance(err, EngineError);
+    assert.is((err as EngineError).code, 'cancelled');
+  }
+  assert.ok(performance.now() - t0 < 200, `rejected after ${performance.now() - t0} ms`);
+  try {
+    await probe(long, { signal: AbortSignal.abort() });
+    assert.unreachable('should be cancelled');
+  } catch (err) {
+    assert.is((err as EngineError).code, 'cancelled');
   }
 });
 
