@@ -26,7 +26,7 @@ async function rawVideo(minBytes: number): Promise<string> {
   return path;
 }
 
-interface Timing {
+export interface Timing {
   /** Request start to the last byte handed to the kernel, and to the answer. */
   lastByteS: number;
   ackS: number;
@@ -69,7 +69,7 @@ function request(
   });
 }
 
-async function multipart(port: number, file: string, size: number): Promise<Timing> {
+export async function multipart(port: number, file: string, size: number): Promise<Timing> {
   const boundary = '----vasbench' + Date.now();
   const head = `--${boundary}\r\nContent-Disposition: form-data; name="analysis_type"\r\n\r\nhighlights\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.mkv"\r\nContent-Type: video/x-matroska\r\n\r\n`;
   const tail = `\r\n--${boundary}--\r\n`;
