@@ -19,9 +19,9 @@ async function rawVideo(minBytes: number): Promise<string> {
   const frames = Math.ceil(minBytes / frame);
   const path = join(mediaDir(), `raw_1080p_${frames}f.mkv`);
   if (!existsSync(path)) {
-    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30', '-frames:v', String(frames), '-c:v', 'rawvideo', '-pix_fmt', 'yuv420p', `${path}.tmp.mkv`]);
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30', '-frames:v', String(frames), '-c:v', 'rawvideo', '-pix_fmt', 'yuv420p', `${path}.${process.pid}.tmp.mkv`]);
     const { renameSync } = await import('node:fs');
-    renameSync(`${path}.tmp.mkv`, path);
+    renameSync(`${path}.${process.pid}.tmp.mkv`, path);
   }
   return path;
 }

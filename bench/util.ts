@@ -48,9 +48,9 @@ export async function testClip(seconds: number, w: number, h: number): Promise<s
     await ffmpeg([
       '-f', 'lavfi', '-i', `testsrc2=size=${w}x${h}:rate=30:duration=${seconds}`,
       '-f', 'lavfi', '-i', `sine=frequency=440:duration=${seconds}`,
-      '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-movflags', '+faststart', `${path}.tmp.mp4`,
+      '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-movflags', '+faststart', `${path}.${process.pid}.tmp.mp4`,
     ]);
-    renameSync(`${path}.tmp.mp4`, path);
+    renameSync(`${path}.${process.pid}.tmp.mp4`, path);
   }
   return path;
 }
