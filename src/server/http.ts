@@ -40,6 +40,11 @@ export interface Ctx {
   status: number;
   /** Called once when a response has been sent (metrics). */
   onSent: ((ctx: Ctx) => void) | null;
+  /** Whether a body reader (res.onData) is attached, and whether it saw the last chunk. */
+  bodyReader: boolean;
+  bodyEnded: boolean;
+  /** Called by a body reader after the last chunk. */
+  onBodyEnd: (() => void) | null;
 }
 
 export function makeCtx(res: HttpResponse, req: HttpRequest, paramCount: number): Ctx {
@@ -62,6 +67,9 @@ export function makeCtx(res: HttpResponse, req: HttpRequest, paramCount: number)
     onAbort: null,
     status: 0,
     onSent: null,
+    bodyReader: false,
+    bodyEnded: false,
+    onBodyEnd: null,
   };
   res.onAborted(() => {
     ctx.aborted = true;
@@ -102,4 +110,30 @@ export function sendError(ctx: Ctx, err: HttpError, opts: SendOptions = {}): voi
 /** Legacy error shape. */
 export function sendDetail(ctx: Ctx, err: HttpError, opts: SendOptions = {}): void {
   sendJson(ctx, err.status, { detail: err.message }, { ...opts, headers: { ...err.headers, ...opts.headers } });
+}
+
+/** Largest request body read to the end (and discarded) so an early error can be answered cleanly. */
+export const DRAIN_LIMIT = 32 * 1024 * 1024;
+
+/**
+ * Runs `answer` once the request body has been received, when that is cheap: clients that are
+ * still sending when a response arrives often report a reset instead of the response. Bodies
+ * larger than DRAIN_LIMIT (or of unknown length) are not waited for: `answer(true)` closes.
+ */
+export function afterBody(ctx: Ctx, answer: (close: boolean) => void): void {
+  const declared = Number(ctx.headers['content-length'] ?? (ctx.headers['transfer-encoding'] ? NaN : 0));
+  const small = Number.isFinite(declared) && declared <= DRAIN_LIMIT;
+  if (ctx.bodyEnded || declared === 0) return answer(false);
+  if (!small) return answer(true);
+  if (ctx.bodyReader) {
+    ctx.onBodyEnd = () => answer(false);
+    return;
+  }
+  ctx.bodyReader = true;
+  ctx.res.onData((_chunk, isLast) => {
+    if (isLast) {
+      ctx.bodyEnded = true;
+      answer(false);
+    }
+  });
 }

@@ -149,7 +149,12 @@ export function receiveMultipart(ctx: Ctx, opts: MultipartOptions): Promise<Mult
 
     // uWS hands out chunks that are only valid during the callback: copy them. Pause the socket
     // while busboy (and the disk behind it) catches up.
+    ctx.bodyReader = true;
     ctx.res.onData((chunk, isLast) => {
+      if (isLast) {
+        ctx.bodyEnded = true;
+        ctx.onBodyEnd?.();
+      }
       if (settled) return;
       const ok = bb.write(Buffer.from(chunk.slice(0)));
       if (isLast) bb.end();

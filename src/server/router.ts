@@ -2,7 +2,7 @@
 // the endpoint family's error shape, and records metrics.
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Ctx } from './http.js';
-import { HttpError, makeCtx, sendDetail, sendError } from './http.js';
+import { HttpError, afterBody, makeCtx, sendDetail, sendError } from './http.js';
 import type { Metrics } from './metrics.js';
 
 export type Handler = (ctx: Ctx) => void | Promise<void>;
@@ -34,7 +34,9 @@ export class Router {
         const httpErr =
           err instanceof HttpError ? err : new HttpError(500, 'internal', `Internal error: ${(err as Error)?.message ?? String(err)}`);
         if (!(err instanceof HttpError)) console.error(`[${name}]`, err);
-        (errors === 'legacy' ? sendDetail : sendError)(ctx, httpErr, { close: Boolean((err as { early?: boolean })?.early) });
+        const reply = (close: boolean) => (errors === 'legacy' ? sendDetail : sendError)(ctx, httpErr, { close });
+        if ((err as { early?: boolean })?.early) afterBody(ctx, reply);
+        else reply(false);
       };
       if (auth && !this.authorize(ctx, auth === 'query')) {
         const err = new HttpError(401, 'unauthorized', 'Missing or wrong bearer token', { 'WWW-Authenticate': 'Bearer' });

@@ -249,7 +249,12 @@ export function registerTus(router: Router, service: VideoService, config: Confi
         settle(true);
         return;
       }
+      ctx.bodyReader = true;
       ctx.res.onData((chunk, isLast) => {
+        if (isLast) {
+          ctx.bodyEnded = true;
+          ctx.onBodyEnd?.();
+        }
         if (settled) return;
         if (chunk.byteLength > 0) {
           if (start + received + chunk.byteLength > up.length) {
