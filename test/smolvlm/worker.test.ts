@@ -104,7 +104,11 @@ test('streaming tokens and ordered concurrent requests', async () => {
   const a = client.describe({ ...heavy, maxTokens: 8 }, { onToken: (text) => seen.push(text) });
   const b = client.describe({ image: picture(64, 48), prompt: 'Describe.', maxTokens: 6, stopAtEndOfUtterance: false });
   assert.is(client.busy, 2);
+  const order: string[] = [];
+  void a.then(() => order.push('a'));
+  void b.then(() => order.push('b'));
   const [ra, rb] = await Promise.all([a, b]);
+  assert.equal(order, ['a', 'b'], 'the short second request waits for the first');
   assert.is(seen.length, ra.tokens.length);
   assert.is(seen[seen.length - 1].trim(), ra.text);
   const lb = await local.describe({ image: picture(64, 48), prompt: 'Describe.', maxTokens: 6, stopAtEndOfUtterance: false });

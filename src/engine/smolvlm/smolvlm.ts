@@ -136,6 +136,7 @@ export class SmolVLM {
   async describe(req: DescribeRequest, hooks: DescribeHooks = {}): Promise<DescribeResult> {
     const shouldStop = hooks.shouldStop ?? (() => false);
     const check = (): void => { if (shouldStop()) throw new CancelledError(); };
+    check();
     const t0 = performance.now();
     let media: 'image' | 'video' | 'none' = 'none';
     if (req.frames && req.frames.length > 0) media = 'video';

@@ -40,10 +40,14 @@ async function main(): Promise<void> {
     type: 'ready',
     info: { dir: init.dir, videoSampling: vlm.videoSampling, imageSeqLen: vlm.folder.processor.imageSeqLen, loadMs: performance.now() - t0 },
   } satisfies FromWorker);
-  // Requests are handled strictly in order: describe() is synchronous compute, so the next
-  // message is only read once the current one is finished.
-  port.on('message', async (msg: ToWorker) => {
+  // Requests are handled strictly one after another (describe() yields to the event loop to
+  // free memory, so without the chain a second request could start in the middle of the first).
+  let chain: Promise<void> = Promise.resolve();
+  port.on('message', (msg: ToWorker) => {
     if (msg.type !== 'describe') return;
+    chain = chain.then(() => handle(msg));
+  });
+  const handle = async (msg: Extract<ToWorker, { type: 'describe' }>): Promise<void> => {
     const flag = new Int32Array(msg.cancel);
     try {
       const result = await vlm.describe(msg.request, {
@@ -55,7 +59,7 @@ async function main(): Promise<void> {
       const err = e as Error;
       port.postMessage({ type: 'error', id: msg.id, name: err instanceof CancelledError ? 'CancelledError' : err.name, message: err.message } satisfies FromWorker);
     }
-  });
+  };
 }
 
 void main();
