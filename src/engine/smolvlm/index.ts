@@ -1,4 +1,15 @@
 // SmolVLM2 engine: public API.
+//
+// On the server thread use the worker client (importing client.js does not load MLX):
+//   const vlm = await SmolVLMClient.start('/models/SmolVLM2-256M-Video-Instruct');
+//   const r = await vlm.describe({
+//     frames: [{ data: rgb, width, height, timestamp: 12.5 }, ...],   // or image: { data, width, height }
+//     system: '...', prompt: 'What happens in this segment?', maxTokens: 128,
+//   }, { signal, onToken: (textSoFar) => {} });
+//   r.text, r.tokens, r.timings (preprocess/vision/prefill/decode ms, decode tokens/s)
+//   vlm.info.videoSampling -> { fps, maxFrames, frameSize } to choose which frames to decode.
+// In-process (worker or CLI code): SmolVLM.load(dir).describe(request, { shouldStop, onToken }).
+// Parity with transformers: npm run parity -- FOLDER.  Benchmark: node dist/bench/smolvlm.js.
 export { SmolVLM, CancelledError, toRgb } from './smolvlm.js';
 export type { DescribeRequest, DescribeResult, DescribeTimings, DescribeHooks, RawImage, VideoFrame } from './smolvlm.js';
 export { SmolVLMClient } from './client.js';
