@@ -11,6 +11,8 @@ export interface Config {
   sessionTtlMs: number;
   apiToken: string | null;
   modelDir: string | null;
+  modelMaxTokens: number;
+  modelTemperature: number;
 }
 
 function int(env: NodeJS.ProcessEnv, key: string, def: number, min: number): number {
@@ -49,5 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionTtlMs: env.SESSION_TTL ? parseDuration(env.SESSION_TTL) : 24 * 3_600_000,
     apiToken: env.API_TOKEN || null,
     modelDir: env.MODEL_DIR || null,
+    modelMaxTokens: int(env, 'MODEL_MAX_TOKENS', 96, 1),
+    modelTemperature: env.MODEL_TEMPERATURE ? Number(env.MODEL_TEMPERATURE) : 0,
   };
 }

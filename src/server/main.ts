@@ -1,12 +1,12 @@
 // Entry point: `npm start`.
-import { createSignalEngine } from '../engine/index.js';
+import { createEngine } from '../engine/index.js';
 import { startServer } from './app.js';
 import { loadConfig } from './config.js';
 
 const config = loadConfig();
-const engine = createSignalEngine();
+const engine = createEngine({ modelDir: config.modelDir, maxTokens: config.modelMaxTokens, temperature: config.modelTemperature });
 const server = await startServer(config, engine);
-console.log(`video analysis service listening on http://${config.host}:${server.port} (engine: ${engine.info.name}, data: ${config.dataDir})`);
+console.log(`video analysis service listening on http://${config.host}:${server.port} (engine: ${engine.info.name}${engine.info.model ? ` ${engine.info.model}` : ''}, data: ${config.dataDir})`);
 
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {

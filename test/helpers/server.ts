@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createSignalEngine } from '../../src/engine/index.js';
+import { createEngine } from '../../src/engine/index.js';
 import { startServer, type RunningServer } from '../../src/server/app.js';
 import { loadConfig } from '../../src/server/config.js';
 
@@ -27,7 +27,7 @@ export interface TestServer {
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = env.DATA_DIR ?? tempDir('vas-data-');
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ...env, DATA_DIR: dataDir });
-  const server = await startServer(config, createSignalEngine());
+  const server = await startServer(config, createEngine({ modelDir: config.modelDir, maxTokens: config.modelMaxTokens }));
   const url = `http://127.0.0.1:${server.port}`;
   return { url, port: server.port, dataDir, server, close: () => server.close() };
 }
