@@ -75,7 +75,11 @@ export async function upload(
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
   if (file) form.append(opts.fileField ?? 'file', await fs.openAsBlob(file), opts.filename ?? path.basename(file));
-  const res = await fetch(url, { method: 'POST', body: form, headers: opts.headers });
+  return readResponse(await fetch(url, { method: 'POST', body: form, headers: opts.headers }));
+}
+
+/** Status, headers and the body parsed as JSON when it is JSON. */
+async function readResponse(res: Response): Promise<{ status: number; body: any; headers: Headers }> {
   const text = await res.text();
   let body: any = text;
   try {
@@ -85,13 +89,7 @@ export async function upload(
 }
 
 export async function getJson(url: string, init: RequestInit = {}): Promise<{ status: number; body: any; headers: Headers }> {
-  const res = await fetch(url, init);
-  const text = await res.text();
-  let body: any = text;
-  try {
-    body = JSON.parse(text);
-  } catch {}
-  return { status: res.status, body, headers: res.headers };
+  return readResponse(await fetch(url, init));
 }
 
 /** Polls the status endpoint until `done(status)` or the timeout. */

@@ -5,9 +5,8 @@ import type { AnalysisType } from '../../engine/types.js';
 import type { VideoService } from '../../streams/service.js';
 import type { Config } from '../config.js';
 import { HttpError, sendJson } from '../http.js';
-import { receiveMultipart } from '../multipart.js';
 import type { Router } from '../router.js';
-import { admitUpload, toHttpError } from './v1.js';
+import { admitUpload, receiveUpload } from './v1.js';
 
 const ENDPOINTS: Array<{ path: string; type: AnalysisType; label: string; answerType: string; fields: string[] }> = [
   { path: '/analyze/highlights', type: 'highlights', label: 'Highlights', answerType: 'highlights', fields: ['min_significance', 'max_highlights'] },
@@ -27,18 +26,8 @@ export function registerLegacy(router: Router, service: VideoService, config: Co
       ep.path,
       `legacy_${ep.type}`,
       async (ctx) => {
-        try {
-          service.assertRoom();
-        } catch (err) {
-          throw toHttpError(err);
-        }
-        const { file, fields } = await receiveMultipart(ctx, {
-          maxFileBytes: config.maxUploadBytes,
-          fileFields: ['video', 'file'],
-          // Old clients send form fields we never used; ignore them rather than break them.
-          textFields: null,
-          tempPath: (t) => service.store.journal.incomingPath(t),
-        });
+        // Old clients send form fields we never used: ignore them (null) rather than break them.
+        const { file, fields } = await receiveUpload(service, config, ctx, ['video', 'file'], null);
         const params: Record<string, string> = {};
         for (const key of ep.fields) if (fields[key] !== undefined && fields[key] !== '') params[key] = fields[key];
         const session = await admitUpload(service, ctx, file, ep.type, params).catch((err) => {

@@ -50,21 +50,29 @@ export async function admitUpload(
   }
 }
 
+/**
+ * Checks there is room in the queue (503 before reading anything), then receives the multipart
+ * body into DATA_DIR/incoming.
+ */
+export async function receiveUpload(service: VideoService, config: Config, ctx: Ctx, fileFields: string[], textFields: string[] | null) {
+  try {
+    service.assertRoom();
+  } catch (err) {
+    throw toHttpError(err);
+  }
+  return receiveMultipart(ctx, {
+    maxFileBytes: config.maxUploadBytes,
+    fileFields,
+    textFields,
+    tempPath: (t) => service.store.journal.incomingPath(t),
+  });
+}
+
 export function registerV1(router: Router, service: VideoService, config: Config): void {
   const base = '/api/v1/video';
 
   router.add('post', `${base}/upload`, 'upload', async (ctx) => {
-    try {
-      service.assertRoom();
-    } catch (err) {
-      throw toHttpError(err);
-    }
-    const { file, fields } = await receiveMultipart(ctx, {
-      maxFileBytes: config.maxUploadBytes,
-      fileFields: ['file', 'video'],
-      textFields: ['analysis_type', 'params'],
-      tempPath: (t) => service.store.journal.incomingPath(t),
-    });
+    const { file, fields } = await receiveUpload(service, config, ctx, ['file', 'video'], ['analysis_type', 'params']);
     let type: AnalysisType;
     try {
       type = parseAnalysisType(fields.analysis_type);
