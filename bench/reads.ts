@@ -96,7 +96,8 @@ async function load(url: string, connections: number, seconds: number): Promise<
 
 export async function run({ quick, log }: BenchOptions): Promise<Row[]> {
   const connections = 50;
-  const seconds = quick ? 2 : 8;
+  const seconds = quick ? 2 : 4;
+  const rounds = quick ? 1 : 3;
   const srv = await startBenchServer();
   const peers: Peer[] = [];
   try {
@@ -113,14 +114,24 @@ export async function run({ quick, log }: BenchOptions): Promise<Row[]> {
     }
     peers.push(await bareUws(bytes), await fastify(srv.server.service), await nodeHttp(srv.server.service));
 
+    // Interleaved rounds, best round per target: the machine is shared, and drift in what else
+    // runs would otherwise favour whichever target happened to run in a quiet moment.
+    const targets = [{ name: 'ours', port: srv.port }, ...peers];
     const rows: Row[] = [];
     for (const [endpoint, path] of Object.entries(paths)) {
       const size = Buffer.byteLength(bytes.get(path)!);
-      const ours = await load(srv.url + path, connections, seconds);
-      log(`${endpoint} (${size} B) ours: ${ours.rps.toFixed(0)} req/s, p50 ${ours.p50} ms, p99 ${ours.p99} ms`);
+      const best = new Map<string, any>();
+      for (let round = 0; round < rounds; round++) {
+        for (const t of targets) {
+          const r = await load(`http://127.0.0.1:${t.port}${path}`, connections, seconds);
+          if (!best.has(t.name) || r.rps > best.get(t.name).rps) best.set(t.name, r);
+        }
+      }
+      const ours = best.get('ours');
+      log(`${endpoint} (${size} B) ours: ${ours.rps.toFixed(0)} req/s, p50 ${ours.p50.toFixed(2)} ms, p99 ${ours.p99.toFixed(2)} ms`);
       for (const peer of peers) {
-        const r = await load(`http://127.0.0.1:${peer.port}${path}`, connections, seconds);
-        log(`${endpoint} ${peer.name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms`);
+        const r = best.get(peer.name);
+        log(`${endpoint} ${peer.name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`);
         const metric = (m: string) => `GET ${endpoint} ${m} (${size} B body, c=${connections})`;
         rows.push(
           { bench: 'reads', metric: metric('throughput'), unit: 'req/s', value: ours.rps, baseline: peer.name, baselineValue: r.rps, better: 'higher' },
@@ -129,6 +140,7 @@ export async function run({ quick, log }: BenchOptions): Promise<Row[]> {
         );
       }
     }
+    rows[0].note = `best of ${rounds} interleaved ${seconds}-s rounds per target (after a 1-s warm-up); autocannon in one child process shares the 2 cores with the server, so the ceiling is partly the load generator's`;
     return rows;
   } finally {
     for (const p of peers) await p.close();
