@@ -165,7 +165,7 @@ export function compiledOr<T extends MxArray[]>(fn: (...args: T) => MxArray, pro
  */
 export function attention(q: MxArray, k: MxArray, v: MxArray, scale: number, mask?: MxArray): MxArray {
   const H = q.shape[1], L = q.shape[2], S = k.shape[2];
-  const chunk = Math.max(32, Math.floor((1 << 22) / (H * S)));
+  const chunk = Math.max(32, Math.floor((1 << 20) / (H * S)));
   if (L <= chunk) return mx.fast.scaledDotProductAttention(q, k, v, scale, mask);
   const outs: MxArray[] = [];
   for (let i = 0; i < L; i += chunk) {
