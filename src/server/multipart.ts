@@ -31,6 +31,13 @@ export interface MultipartResult {
 /** Multipart framing overhead allowed on top of the file limit when checking Content-Length. */
 const FORM_OVERHEAD = 1024 * 1024;
 
+/**
+ * uWebSockets.js (this build) refuses a request whose Content-Length has ten digits or more,
+ * before any handler runs, so a multipart body cannot reach 1e9 bytes. Files larger than this
+ * go through tus, whose PATCH requests can be any size up to MAX_UPLOAD_BYTES.
+ */
+export const MULTIPART_MAX_FILE_BYTES = 999_999_999 - FORM_OVERHEAD;
+
 export function sanitizeFilename(name: string | undefined | null): string | null {
   if (!name) return null;
   const base = name.split(/[\\/]/).pop() ?? '';

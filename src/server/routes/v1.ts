@@ -7,7 +7,7 @@ import { isSessionId } from '../../streams/store.js';
 import type { Config } from '../config.js';
 import type { Ctx } from '../http.js';
 import { HttpError, sendJson } from '../http.js';
-import { receiveMultipart, type ReceivedFile } from '../multipart.js';
+import { MULTIPART_MAX_FILE_BYTES, receiveMultipart, type ReceivedFile } from '../multipart.js';
 import type { Router } from '../router.js';
 
 export const notFound = () => new HttpError(404, 'not_found', 'No such session');
@@ -61,7 +61,7 @@ export async function receiveUpload(service: VideoService, config: Config, ctx: 
     throw toHttpError(err);
   }
   return receiveMultipart(ctx, {
-    maxFileBytes: config.maxUploadBytes,
+    maxFileBytes: Math.min(config.maxUploadBytes, MULTIPART_MAX_FILE_BYTES),
     fileFields,
     textFields,
     tempPath: (t) => service.store.journal.incomingPath(t),
