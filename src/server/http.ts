@@ -98,8 +98,10 @@ export function send(ctx: Ctx, status: number, body: string | Buffer, contentTyp
   ctx.onSent?.(ctx);
 }
 
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
 export function sendJson(ctx: Ctx, status: number, value: unknown, opts: SendOptions = {}): void {
-  send(ctx, status, JSON.stringify(value), 'application/json; charset=utf-8', opts);
+  send(ctx, status, JSON.stringify(value), JSON_TYPE, opts);
 }
 
 /** v1 error shape. */

@@ -76,8 +76,14 @@ export class Journal {
   }
 
   readResult<T>(id: string): T | null {
+    const text = this.readResultText(id);
+    return text === null ? null : (JSON.parse(text) as T);
+  }
+
+  /** The stored result as JSON text (written by writeResult), or null. */
+  readResultText(id: string): string | null {
     try {
-      return JSON.parse(fs.readFileSync(path.join(this.dir(id), 'result.json'), 'utf8')) as T;
+      return fs.readFileSync(path.join(this.dir(id), 'result.json'), 'utf8');
     } catch {
       return null;
     }

@@ -40,7 +40,8 @@ export class VideoService {
   readonly store: SessionStore;
   readonly scheduler: Scheduler;
   private sweepTimer: NodeJS.Timeout | null = null;
-  private readonly resultCache = new Map<string, AnalysisResult>();
+  /** Serialised results of recently read sessions: completed results never change. */
+  private readonly resultCache = new Map<string, string>();
   private static readonly RESULT_CACHE_SIZE = 64;
 
   constructor(
@@ -134,16 +135,23 @@ export class VideoService {
 
   /** The final result of a completed session (null if not completed). */
   result(id: string): AnalysisResult | null {
+    const json = this.resultJson(id);
+    return json === null ? null : (JSON.parse(json) as AnalysisResult);
+  }
+
+  /** The final result as JSON text, so answers can embed it without serialising it again. */
+  resultJson(id: string): string | null {
     const s = this.store.get(id);
     if (!s || s.state.status !== 'completed') return null;
-    let r = this.resultCache.get(id);
-    if (!r) {
-      r = this.store.journal.readResult<AnalysisResult>(id) ?? undefined;
-      if (!r) return null;
+    let json = this.resultCache.get(id);
+    if (json === undefined) {
+      const text = this.store.journal.readResultText(id);
+      if (text === null) return null;
+      json = text;
       if (this.resultCache.size >= VideoService.RESULT_CACHE_SIZE) this.resultCache.delete(this.resultCache.keys().next().value!);
-      this.resultCache.set(id, r);
+      this.resultCache.set(id, json);
     }
-    return r;
+    return json;
   }
 
   /** Idempotent for cancelled sessions; conflict for completed or failed ones. */

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import type { AnalysisType } from '../../engine/types.js';
 import type { VideoService } from '../../streams/service.js';
 import type { Config } from '../config.js';
-import { HttpError, sendJson } from '../http.js';
+import { HttpError, JSON_TYPE, send } from '../http.js';
 import type { Router } from '../router.js';
 import { admitUpload, receiveUpload } from './v1.js';
 
@@ -38,7 +38,8 @@ export function registerLegacy(router: Router, service: VideoService, config: Co
         ctx.onAbort = () => service.cancel(session.id);
         const end = await service.waitForEnd(session);
         if (end.status === 'completed') {
-          sendJson(ctx, 200, { success: true, analysis_type: ep.answerType, data: service.result(session.id) });
+          const data = service.resultJson(session.id);
+          send(ctx, 200, `{"success":true,"analysis_type":${JSON.stringify(ep.answerType)},"data":${data}}`, JSON_TYPE);
         } else {
           const reason = end.error?.message ?? end.status;
           throw new HttpError(500, end.error?.code ?? 'failed', `${ep.label} analysis failed: ${reason}`);

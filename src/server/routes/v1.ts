@@ -6,7 +6,7 @@ import { QueueFullError, type VideoService } from '../../streams/service.js';
 import { isSessionId } from '../../streams/store.js';
 import type { Config } from '../config.js';
 import type { Ctx } from '../http.js';
-import { HttpError, sendJson } from '../http.js';
+import { HttpError, JSON_TYPE, send, sendJson } from '../http.js';
 import { MULTIPART_MAX_FILE_BYTES, receiveMultipart, type ReceivedFile } from '../multipart.js';
 import type { Router } from '../router.js';
 
@@ -95,8 +95,8 @@ export function registerV1(router: Router, service: VideoService, config: Config
     const session = service.get(id);
     if (!session) throw notFound();
     const { status, progress } = session.state;
-    const results = status === 'completed' ? service.result(id) : null;
-    if (!results) {
+    const results = status === 'completed' ? service.resultJson(id) : null;
+    if (results === null) {
       sendJson(ctx, 409, {
         error: { code: 'not_ready', message: `Results are not available: the session is ${status}` },
         sessionId: id,
@@ -105,7 +105,8 @@ export function registerV1(router: Router, service: VideoService, config: Config
       });
       return;
     }
-    sendJson(ctx, 200, { sessionId: id, status, results });
+    // The stored result is embedded as it is: no parse and stringify per request.
+    send(ctx, 200, `{"sessionId":${JSON.stringify(id)},"status":"completed","results":${results}}`, JSON_TYPE);
   });
 
   router.add('post', `${base}/cancel/:sessionId`, 'cancel', (ctx) => {
