@@ -114,6 +114,21 @@ export function sendDetail(ctx: Ctx, err: HttpError, opts: SendOptions = {}): vo
   sendJson(ctx, err.status, { detail: err.message }, { ...opts, headers: { ...err.headers, ...opts.headers } });
 }
 
+/**
+ * Attaches the request body reader. Every body goes through here so that afterBody() knows
+ * whether the last chunk has been seen.
+ */
+export function readBody(ctx: Ctx, onChunk: (chunk: ArrayBuffer, isLast: boolean) => void): void {
+  ctx.bodyReader = true;
+  ctx.res.onData((chunk, isLast) => {
+    if (isLast) {
+      ctx.bodyEnded = true;
+      ctx.onBodyEnd?.();
+    }
+    onChunk(chunk, isLast);
+  });
+}
+
 /** Largest request body read to the end (and discarded) so an early error can be answered cleanly. */
 export const DRAIN_LIMIT = 32 * 1024 * 1024;
 
@@ -131,11 +146,6 @@ export function afterBody(ctx: Ctx, answer: (close: boolean) => void): void {
     ctx.onBodyEnd = () => answer(false);
     return;
   }
-  ctx.bodyReader = true;
-  ctx.res.onData((_chunk, isLast) => {
-    if (isLast) {
-      ctx.bodyEnded = true;
-      answer(false);
-    }
-  });
+  ctx.onBodyEnd = () => answer(false);
+  readBody(ctx, () => {});
 }

@@ -5,7 +5,7 @@ import busboy from 'busboy';
 import fs from 'node:fs';
 import { nanoid } from 'nanoid';
 import type { Ctx } from './http.js';
-import { HttpError } from './http.js';
+import { HttpError, readBody } from './http.js';
 import { SNIFF_BYTES, sniffMedia } from './sniff.js';
 
 export interface ReceivedFile {
@@ -156,12 +156,7 @@ export function receiveMultipart(ctx: Ctx, opts: MultipartOptions): Promise<Mult
 
     // uWS hands out chunks that are only valid during the callback: copy them. Pause the socket
     // while busboy (and the disk behind it) catches up.
-    ctx.bodyReader = true;
-    ctx.res.onData((chunk, isLast) => {
-      if (isLast) {
-        ctx.bodyEnded = true;
-        ctx.onBodyEnd?.();
-      }
+    readBody(ctx, (chunk, isLast) => {
       if (settled) return;
       const ok = bb.write(Buffer.from(chunk.slice(0)));
       if (isLast) bb.end();

@@ -18,7 +18,7 @@ import { isSessionId } from '../../streams/store.js';
 import { makeAuth } from '../auth.js';
 import type { Config } from '../config.js';
 import type { Ctx } from '../http.js';
-import { HttpError, send, sendJson } from '../http.js';
+import { HttpError, readBody, send, sendJson } from '../http.js';
 import { sanitizeFilename } from '../multipart.js';
 import type { Handler, Router } from '../router.js';
 import { toHttpError } from './v1.js';
@@ -249,12 +249,7 @@ export function registerTus(router: Router, service: VideoService, config: Confi
         settle(true);
         return;
       }
-      ctx.bodyReader = true;
-      ctx.res.onData((chunk, isLast) => {
-        if (isLast) {
-          ctx.bodyEnded = true;
-          ctx.onBodyEnd?.();
-        }
+      readBody(ctx, (chunk, isLast) => {
         if (settled) return;
         if (chunk.byteLength > 0) {
           if (start + received + chunk.byteLength > up.length) {
