@@ -187,5 +187,3 @@ export function formatBytes(n: number): string {
   }
   return `${Number.isInteger(n) ? n : n.toFixed(1)} ${units[i]}`;
 }
-
-export const isEarly = (err: unknown) => Boolean((err as { early?: boolean })?.early);

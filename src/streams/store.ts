@@ -36,10 +36,6 @@ export class SessionStore {
     this.journal = new Journal(dataDir);
   }
 
-  newId(): string {
-    return nanoid();
-  }
-
   create(spec: NewSession, status: SessionStatus): Session {
     const meta: SessionMeta = {
       sessionId: spec.sessionId ?? nanoid(),
