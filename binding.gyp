@@ -7,6 +7,7 @@
         "native/av_raii.cpp",
         "native/decoder.cpp",
         "native/features.cpp",
+        "native/file_lock.cpp",
         "native/frames.cpp",
         "native/job.cpp",
         "native/media_file.cpp"

@@ -3,10 +3,13 @@
 // instance data), so the addon also loads in worker_threads.
 #include <napi.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <optional>
 
 #include "av_raii.h"
+#include "file_lock.h"
 #include "frames.h"
 #include "job.h"
 #include "media_file.h"
@@ -141,6 +144,21 @@ Value probeToValue(const ProbeInfo& info) {
   return v;
 }
 
+std::string errnoName(int err) {
+  switch (err) {
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case EROFS: return "EROFS";
+    case ENOENT: return "ENOENT";
+    case ENOTDIR: return "ENOTDIR";
+    case ENOSPC: return "ENOSPC";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case ENOLCK: return "ENOLCK";
+    default: return "EIO";
+  }
+}
+
 std::string requirePath(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "path must be a string");
   std::string path = info[0].As<Napi::String>().Utf8Value();
@@ -174,6 +192,7 @@ class EngineAddon : public Napi::Addon<EngineAddon> {
                              InstanceMethod("startJob", &EngineAddon::StartJob),
                              InstanceMethod("extractFrames", &EngineAddon::ExtractFrames),
                              InstanceMethod("activeThreads", &EngineAddon::ActiveThreads),
+                             InstanceMethod("lockExclusive", &EngineAddon::LockExclusive),
                          });
     av_log_set_level(AV_LOG_QUIET);  // errors are reported through EngineError, not stderr
   }
@@ -224,6 +243,24 @@ class EngineAddon : public Napi::Addon<EngineAddon> {
                   return ci.Env().Undefined();
                 }));
     return promise;
+  }
+
+  // lockExclusive(path) -> {fd} when taken, {held: true} when another process holds it;
+  // throws an error with the errno name as `code` when the file cannot be opened.
+  Napi::Value LockExclusive(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    LockResult r = lockExclusive(requirePath(info));
+    Napi::Object out = Napi::Object::New(env);
+    if (r.fd >= 0) {
+      out.Set("fd", Napi::Number::New(env, r.fd));
+    } else if (r.error == EWOULDBLOCK) {
+      out.Set("held", Napi::Boolean::New(env, true));
+    } else {
+      Napi::Error err = Napi::Error::New(env, std::string("cannot open the lock file: ") + std::strerror(r.error));
+      err.Set("code", Napi::String::New(env, errnoName(r.error)));
+      throw err;
+    }
+    return out;
   }
 
   Napi::Value Probe(const Napi::CallbackInfo& info) {

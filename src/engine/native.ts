@@ -137,6 +137,7 @@ interface Binding {
   startJob(path: string, options: NativeJobOptions, onEvent: (event: NativeEvent) => void): NativeJobHandle;
   extractFrames(path: string, timestamps: number[], maxSide?: number): CancellablePromise<ExtractedFrame[]>;
   activeThreads(): number;
+  lockExclusive(path: string): { fd?: number; held?: boolean };
 }
 
 function packageRoot(): string {
@@ -228,4 +229,14 @@ export async function extractFrames(
 /** Native threads currently running (probe, frames, jobs); for tests and health. */
 export function activeThreads(): number {
   return loadBinding().activeThreads();
+}
+
+/**
+ * Takes an exclusive flock on `path` (created if missing): the open descriptor, or null when
+ * another process holds it. The kernel releases it when this process ends, however it ends;
+ * close the descriptor to release it earlier. Throws an Error whose `code` is the errno name.
+ */
+export function lockExclusive(path: string): number | null {
+  const r = loadBinding().lockExclusive(path);
+  return r.fd ?? null;
 }

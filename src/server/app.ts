@@ -3,6 +3,7 @@ import uWS from 'uWebSockets.js';
 import type { Engine } from '../engine/types.js';
 import { VideoService } from '../streams/service.js';
 import { makeAuth } from './auth.js';
+import { makeOriginPolicy } from './cors.js';
 import type { Config } from './config.js';
 import { HttpError } from './http.js';
 import { Metrics } from './metrics.js';
@@ -14,6 +15,16 @@ import { registerStatic } from './routes/static.js';
 import { registerTus } from './routes/tus.js';
 import { registerV1 } from './routes/v1.js';
 import { registerWs } from './ws.js';
+
+type ListenWithOptions = { listen(host: string, port: number, options: number, cb: (sock: uWS.us_listen_socket | false) => void): void };
+
+/** The address could not be bound: in use by another process, or not an address of this machine. */
+export class ListenError extends Error {
+  constructor(host: string, port: number) {
+    super(`cannot listen on ${host}:${port}: the port is in use or the address is not available (PORT, HOST)`);
+    this.name = 'ListenError';
+  }
+}
 
 export interface RunningServer {
   port: number;
@@ -28,8 +39,9 @@ export async function startServer(config: Config, engine: Engine): Promise<Runni
     concurrency: config.engineConcurrency,
     queueLimit: config.queueLimit,
     ttlMs: config.sessionTtlMs,
+    maxOpenUploads: config.maxOpenUploads,
   });
-  const report = service.start();
+  const report = service.start(); // takes DATA_DIR's lock: throws DataDirInUseError when another process has it
   if (report.restored) {
     console.log(
       `restored ${report.restored} sessions (${report.requeue.length} re-queued, ${report.interrupted} interrupted, ${report.uploading.length} uploads open)`,
@@ -43,7 +55,7 @@ export async function startServer(config: Config, engine: Engine): Promise<Runni
   registerOps(router, service, metrics);
   registerV1(router, service, config);
   const sse = registerSse(router, service);
-  registerWs(app, service, authorize);
+  registerWs(app, service, authorize, makeOriginPolicy(config));
   registerLegacy(router, service, config);
   registerTus(router, service, config);
   registerStatic(router);
@@ -51,9 +63,18 @@ export async function startServer(config: Config, engine: Engine): Promise<Runni
     throw new HttpError(404, 'not_found', 'No such endpoint');
   }, { auth: false });
 
-  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-    app.listen(config.host, config.port, (sock) => (sock ? resolve(sock) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
+  // Exclusive: without it uWS sets SO_REUSEPORT, and a second instance on the same port would
+  // silently take half of the connections.
+  // (The options overload and the constant exist at runtime but not in this build's typings.)
+  const listenSocket = await new Promise<uWS.us_listen_socket | false>((resolve) => {
+    const exclusive = (uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT;
+    (app as unknown as ListenWithOptions).listen(config.host, config.port, exclusive, resolve);
   });
+  if (!listenSocket) {
+    service.shutdown();
+    (app as unknown as { close(): void }).close();
+    throw new ListenError(config.host, config.port);
+  }
   const port = uWS.us_socket_local_port(listenSocket);
 
   let closed = false;

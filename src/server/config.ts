@@ -8,19 +8,40 @@ export interface Config {
   maxUploadBytes: number;
   engineConcurrency: number;
   queueLimit: number;
+  /** Resumable uploads that may be open (created, not finished) at once. */
+  maxOpenUploads: number;
   sessionTtlMs: number;
+  /** Browser origins allowed besides the service's own: a list, or '*' for any. */
+  corsOrigins: string[] | '*';
   apiToken: string | null;
   modelDir: string | null;
   modelMaxTokens: number;
   modelTemperature: number;
 }
 
-function int(env: NodeJS.ProcessEnv, key: string, def: number, min: number): number {
+function int(env: NodeJS.ProcessEnv, key: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[key];
   if (raw === undefined || raw === '') return def;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${key} must be an integer >= ${min}, got "${raw}"`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${key}: expected an integer ${min}-${max}, got "${raw}"`);
   return n;
+}
+
+/** CORS_ORIGINS: unset (only the service's own origin), '*', or a comma-separated list of origins. */
+export function parseOrigins(raw: string | undefined): string[] | '*' {
+  if (!raw || !raw.trim()) return [];
+  if (raw.trim() === '*') return '*';
+  return raw.split(',').map((o) => {
+    const t = o.trim();
+    let url: URL;
+    try {
+      url = new URL(t);
+    } catch {
+      throw new Error(`CORS_ORIGINS: expected origins like https://app.example.com, got "${t}"`);
+    }
+    if (url.origin !== t.replace(/\/$/, '')) throw new Error(`CORS_ORIGINS: expected an origin (scheme, host and port only), got "${t}"`);
+    return url.origin;
+  });
 }
 
 /** Sizes like 2147483648, 512MB, 2GiB. */
@@ -42,14 +63,16 @@ export function parseDuration(raw: string): number {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
-    port: int(env, 'PORT', 5001, 0),
+    port: int(env, 'PORT', 5001, 0, 65535),
     host: env.HOST || '0.0.0.0',
     dataDir: path.resolve(env.DATA_DIR || './data'),
     maxUploadBytes: env.MAX_UPLOAD_BYTES ? parseBytes(env.MAX_UPLOAD_BYTES) : 2 * 1024 ** 3,
     engineConcurrency: int(env, 'ENGINE_CONCURRENCY', 2, 1),
     queueLimit: int(env, 'QUEUE_LIMIT', 32, 0),
+    maxOpenUploads: int(env, 'MAX_OPEN_UPLOADS', 256, 1),
     sessionTtlMs: env.SESSION_TTL ? parseDuration(env.SESSION_TTL) : 24 * 3_600_000,
     apiToken: env.API_TOKEN || null,
+    corsOrigins: parseOrigins(env.CORS_ORIGINS),
     modelDir: env.MODEL_DIR || null,
     modelMaxTokens: int(env, 'MODEL_MAX_TOKENS', 96, 1),
     modelTemperature: env.MODEL_TEMPERATURE ? Number(env.MODEL_TEMPERATURE) : 0,

@@ -45,6 +45,10 @@ export interface Ctx {
   bodyEnded: boolean;
   /** Called by a body reader after the last chunk. */
   onBodyEnd: (() => void) | null;
+  /** The socket is paused until the body's consumer catches up (pipeBody). */
+  bodyPaused: boolean;
+  /** The rest of the body is read and dropped (discardBody). */
+  bodyDiscarded: boolean;
 }
 
 export function makeCtx(res: HttpResponse, req: HttpRequest, paramCount: number): Ctx {
@@ -70,6 +74,8 @@ export function makeCtx(res: HttpResponse, req: HttpRequest, paramCount: number)
     bodyReader: false,
     bodyEnded: false,
     onBodyEnd: null,
+    bodyPaused: false,
+    bodyDiscarded: false,
   };
   res.onAborted(() => {
     ctx.aborted = true;
@@ -77,6 +83,9 @@ export function makeCtx(res: HttpResponse, req: HttpRequest, paramCount: number)
   });
   return ctx;
 }
+
+/** Present at runtime, missing from this build's typings. */
+type EndWithoutBody = { endWithoutBody(): void };
 
 export interface SendOptions {
   headers?: Record<string, string>;
@@ -93,7 +102,13 @@ export function send(ctx: Ctx, status: number, body: string | Buffer, contentTyp
     ctx.res.writeStatus(`${status} ${STATUS_TEXT[status] ?? ''}`);
     if (contentType) ctx.res.writeHeader('Content-Type', contentType);
     for (const [k, v] of Object.entries(opts.headers ?? {})) ctx.res.writeHeader(k, v);
-    ctx.res.end(body, opts.close ?? false);
+    // A HEAD answer has the GET answer's headers and never a body (error answers included).
+    // (This build's endWithoutBody(length) never completes the response: the length is set
+    // here, and endWithoutBody takes no argument. HEAD requests have no body to close over.)
+    if (ctx.method === 'HEAD') {
+      ctx.res.writeHeader('Content-Length', String(Buffer.byteLength(body)));
+      (ctx.res as unknown as EndWithoutBody).endWithoutBody();
+    } else ctx.res.end(body, opts.close ?? false);
   });
   ctx.onSent?.(ctx);
 }
@@ -125,27 +140,71 @@ export function readBody(ctx: Ctx, onChunk: (chunk: ArrayBuffer, isLast: boolean
       ctx.bodyEnded = true;
       ctx.onBodyEnd?.();
     }
-    onChunk(chunk, isLast);
+    if (!ctx.bodyDiscarded) onChunk(chunk, isLast);
   });
 }
 
-/** Largest request body read to the end (and discarded) so an early error can be answered cleanly. */
-export const DRAIN_LIMIT = 32 * 1024 * 1024;
+/** Where pipeBody sends a request body. */
+export interface BodySink {
+  /** Takes a chunk (a copy the sink may keep); false asks to pause the socket until onDrain calls back. */
+  write(chunk: Buffer): boolean;
+  onDrain(resume: () => void): void;
+  /** The last chunk was written. */
+  end(): void;
+}
 
 /**
- * Runs `answer` once the request body has been received, when that is cheap: clients that are
- * still sending when a response arrives often report a reset instead of the response. Bodies
- * larger than DRAIN_LIMIT (or of unknown length) are not waited for: `answer(true)` closes.
+ * Streams the request body into `sink` with backpressure: the socket is paused while the sink
+ * is full (once: one resume callback at a time) and resumed when it drains. This is the one
+ * place a body's lifetime is handled; consumers stop it with discardBody().
+ */
+export function pipeBody(ctx: Ctx, sink: BodySink): void {
+  readBody(ctx, (chunk, isLast) => {
+    // uWS reuses the chunk's memory after this callback: copy it.
+    if (chunk.byteLength > 0 && !sink.write(Buffer.from(chunk.slice(0))) && !isLast && !ctx.bodyPaused) {
+      ctx.bodyPaused = true;
+      ctx.res.pause();
+      sink.onDrain(() => resumeBody(ctx));
+    }
+    if (isLast) sink.end();
+  });
+}
+
+function resumeBody(ctx: Ctx): void {
+  if (!ctx.bodyPaused) return;
+  ctx.bodyPaused = false;
+  if (!ctx.aborted && !ctx.done) ctx.res.resume();
+}
+
+/** From now on the rest of the body is read and dropped (a consumer that gave up on it). */
+export function discardBody(ctx: Ctx): void {
+  ctx.bodyDiscarded = true;
+  resumeBody(ctx);
+}
+
+/** How long the rest of a request body is read and discarded before an early answer goes out anyway. */
+export const DRAIN_WAIT_MS = 2000;
+
+/**
+ * Runs `answer` once the request body has been received: a server that closes a connection
+ * with unread bytes makes the kernel send a reset, which can destroy the answer before the client
+ * reads it. The rest of the body is read and discarded for up to DRAIN_WAIT_MS; a client still
+ * sending then (a large or stalled body) gets the answer with the connection closed.
  */
 export function afterBody(ctx: Ctx, answer: (close: boolean) => void): void {
   const declared = Number(ctx.headers['content-length'] ?? (ctx.headers['transfer-encoding'] ? NaN : 0));
-  const small = Number.isFinite(declared) && declared <= DRAIN_LIMIT;
   if (ctx.bodyEnded || declared === 0) return answer(false);
-  if (!small) return answer(true);
-  if (ctx.bodyReader) {
-    ctx.onBodyEnd = () => answer(false);
-    return;
+  const timer = setTimeout(() => {
+    ctx.onBodyEnd = null;
+    answer(true);
+  }, DRAIN_WAIT_MS);
+  ctx.onBodyEnd = () => {
+    clearTimeout(timer);
+    answer(false);
+  };
+  if (ctx.bodyReader) discardBody(ctx);
+  else {
+    ctx.bodyDiscarded = true;
+    readBody(ctx, () => {});
   }
-  ctx.onBodyEnd = () => answer(false);
-  readBody(ctx, () => {});
 }

@@ -1,15 +1,16 @@
 // Receives a multipart/form-data upload through busboy, streaming the one file part straight
-// to a temporary file under DATA_DIR/incoming. The size limit is enforced while streaming, the
-// first bytes are sniffed so non-media fails fast, and a client that goes away leaves nothing.
+// to a file of the upload store. The size limit is enforced while streaming, the first bytes
+// are sniffed so non-media fails fast, and a malformed body, a disk error or a client that goes
+// away leaves nothing behind.
 import busboy from 'busboy';
-import fs from 'node:fs';
-import { nanoid } from 'nanoid';
+import type { IncomingUpload } from '../streams/service.js';
 import type { Ctx } from './http.js';
-import { HttpError, readBody } from './http.js';
+import { HttpError, discardBody, pipeBody } from './http.js';
 import { SNIFF_BYTES, sniffMedia } from './sniff.js';
 
 export interface ReceivedFile {
-  path: string;
+  /** The received bytes, to adopt into a session or discard. */
+  upload: IncomingUpload;
   /** Client's name, sanitised for display; never used as a path. */
   filename: string | null;
   size: number;
@@ -20,7 +21,8 @@ export interface MultipartOptions {
   fileFields: string[];
   /** Names of the text fields the endpoint takes; others are a 400. null: keep any. */
   textFields: string[] | null;
-  tempPath: (token: string) => string;
+  /** Where the file part is written. */
+  receive: () => IncomingUpload;
 }
 
 export interface MultipartResult {
@@ -47,14 +49,14 @@ export function sanitizeFilename(name: string | undefined | null): string | null
 
 /**
  * Resolves when the whole body has been read and the file is on disk. Rejects with an
- * HttpError; `early` errors (too large, not media) are raised before the body is read in full,
- * and the caller must answer them with `close: true`.
+ * HttpError or a StorageError, after deleting whatever was written; the router answers once the
+ * rest of the body is in (or closes the connection for a large one).
  */
 export function receiveMultipart(ctx: Ctx, opts: MultipartOptions): Promise<MultipartResult> {
   return new Promise((resolve, reject) => {
     const ct = ctx.headers['content-type'] ?? '';
     if (!/^multipart\/form-data/i.test(ct)) {
-      reject(Object.assign(new HttpError(400, 'bad_request', 'Expected a multipart/form-data body with a "file" field'), { early: true }));
+      reject(new HttpError(400, 'bad_request', 'Expected a multipart/form-data body with a "file" field'));
       return;
     }
     const declared = Number(ctx.headers['content-length']);
@@ -67,111 +69,113 @@ export function receiveMultipart(ctx: Ctx, opts: MultipartOptions): Promise<Mult
     try {
       bb = busboy({
         headers: { 'content-type': ct },
+        defParamCharset: 'utf8', // file names as browsers send them (UTF-8), not Latin-1
         limits: { fileSize: opts.maxFileBytes, files: 4, fields: 32, fieldSize: 64 * 1024, parts: 40 },
       });
     } catch (err) {
-      reject(Object.assign(new HttpError(400, 'bad_request', `Malformed multipart request: ${(err as Error).message}`), { early: true }));
+      reject(new HttpError(400, 'bad_request', `Malformed multipart request: ${(err as Error).message}`));
       return;
     }
 
     const fields: Record<string, string> = {};
     let file: ReceivedFile | null = null;
-    let fileDone: Promise<void> = Promise.resolve();
-    let out: fs.WriteStream | null = null;
-    let failure: HttpError | null = null;
+    /** A problem reported once the whole body is in (the client is still sending). */
+    let deferred: HttpError | null = null;
     let settled = false;
+    const fileField = opts.fileFields[0];
 
-    const cleanup = () => {
-      out?.destroy();
-      if (file) fs.rm(file.path, { force: true }, () => {});
-    };
-    const fail = (err: HttpError, early: boolean) => {
+    const fail = (err: Error) => {
       if (settled) return;
       settled = true;
-      cleanup();
       ctx.onAbort = null;
+      discardBody(ctx);
       bb.removeAllListeners();
       bb.on('error', () => {});
-      reject(Object.assign(err, { early }));
+      // Not now: fail() can run inside one of busboy's own callbacks ('limit'), and busboy goes on
+      // using its state after the callback returns.
+      setImmediate(() => bb.destroy());
+      (file ? file.upload.discard() : Promise.resolve()).then(() => reject(err));
     };
-    ctx.onAbort = () => fail(new HttpError(400, 'aborted', 'Client went away'), true);
+    ctx.onAbort = () => fail(new HttpError(400, 'aborted', 'Client went away'));
 
     bb.on('file', (name, stream, info) => {
+      // busboy destroys the part's stream with its error (e.g. "Unexpected end of form").
+      stream.on('error', (err: Error) => fail(malformed(err)));
       if (!opts.fileFields.includes(name) || file) {
-        // Wrong field name, or a second file: read and discard, report at the end.
-        if (!file && !failure) failure = new HttpError(400, 'bad_request', `Unexpected file field "${name}"; send the video in the "${opts.fileFields[0]}" field`);
+        deferred ??= file
+          ? new HttpError(400, 'bad_request', `Send one video per upload: the form has a second file part ("${name}")`)
+          : new HttpError(400, 'bad_request', `Unexpected file field "${name}"; send the video in the "${fileField}" field`);
         stream.resume();
         return;
       }
-      const path = opts.tempPath(nanoid());
-      file = { path, filename: sanitizeFilename(info.filename), size: 0 };
-      const f = file;
-      const sink = fs.createWriteStream(path);
-      out = sink;
+      const upload = opts.receive();
+      const f: ReceivedFile = { upload, filename: sanitizeFilename(info.filename), size: 0 };
+      file = f;
+      upload.writer.onError(fail);
       let head: Buffer | null = Buffer.alloc(0);
       stream.on('data', (chunk: Buffer) => {
         f.size += chunk.length;
         if (head) {
           head = Buffer.concat([head, chunk]);
           if (head.length >= SNIFF_BYTES) {
-            if (sniffMedia(head) === 'not-media') fail(notMedia(), true);
+            if (sniffMedia(head) === 'not-media') return fail(notMedia());
             head = null;
           }
         }
+        if (!upload.writer.write(chunk)) {
+          stream.pause();
+          upload.writer.onceDrain(() => stream.resume());
+        }
       });
-      stream.on('limit', () => fail(tooLarge(opts.maxFileBytes), true));
-      fileDone = new Promise<void>((res, rej) => {
-        sink.on('finish', res);
-        sink.on('error', rej);
-        stream.on('end', () => {
-          if (head && sniffMedia(head) === 'not-media') fail(notMedia(), false);
-        });
+      stream.on('limit', () => fail(tooLarge(opts.maxFileBytes)));
+      stream.on('end', () => {
+        if (head && sniffMedia(head) === 'not-media') deferred ??= notMedia();
       });
-      stream.pipe(sink);
     });
 
     bb.on('field', (name, value, info) => {
-      if (info.valueTruncated) failure ??= new HttpError(400, 'bad_request', `Field "${name}" is too long`);
-      else if (opts.textFields && !opts.textFields.includes(name)) failure ??= new HttpError(400, 'bad_request', `Unknown form field "${name}"`);
+      if (opts.fileFields.includes(name)) {
+        // busboy hands a part with an empty filename (filename="") over as a text field.
+        deferred ??= new HttpError(400, 'bad_request', `The "${name}" part must be a file: give it a filename (Content-Disposition: form-data; name="${name}"; filename="video.mp4")`);
+      } else if (info.valueTruncated) deferred ??= new HttpError(400, 'bad_request', `Field "${name}" is too long`);
+      else if (opts.textFields && !opts.textFields.includes(name)) deferred ??= new HttpError(400, 'bad_request', `Unknown form field "${name}"`);
       else fields[name] = value;
     });
-    bb.on('partsLimit', () => (failure ??= new HttpError(400, 'bad_request', 'Too many form parts')));
-    bb.on('fieldsLimit', () => (failure ??= new HttpError(400, 'bad_request', 'Too many form fields')));
-    bb.on('error', (err: Error) => fail(new HttpError(400, 'bad_request', `Malformed multipart body: ${err.message}`), false));
+    bb.on('partsLimit', () => (deferred ??= new HttpError(400, 'bad_request', 'Too many form parts')));
+    bb.on('filesLimit', () => (deferred ??= new HttpError(400, 'bad_request', `Send one video per upload, in the "${fileField}" field`)));
+    bb.on('fieldsLimit', () => (deferred ??= new HttpError(400, 'bad_request', 'Too many form fields')));
+    bb.on('error', (err: Error) => fail(malformed(err)));
     bb.on('close', () => {
       if (settled) return;
-      fileDone.then(
+      if (!deferred && !file) deferred = new HttpError(400, 'bad_request', `Missing file: send the video in the "${fileField}" field`);
+      if (!deferred && file && file.size === 0) deferred = new HttpError(400, 'bad_request', 'The uploaded file is empty');
+      if (deferred) return fail(deferred);
+      const f = file!;
+      f.upload.writer.finish().then(
         () => {
           if (settled) return;
-          if (!failure && !file) failure = new HttpError(400, 'bad_request', `Missing file: send the video in the "${opts.fileFields[0]}" field`);
-          if (!failure && file && file.size === 0) failure = new HttpError(400, 'bad_request', 'The uploaded file is empty');
-          if (failure) return fail(failure, false);
           settled = true;
           ctx.onAbort = null;
-          resolve({ file: file!, fields });
+          resolve({ file: f, fields });
         },
-        (err: Error) => fail(new HttpError(500, 'internal', `Could not store the upload: ${err.message}`), false),
+        fail,
       );
     });
 
-    // uWS hands out chunks that are only valid during the callback: copy them. Pause the socket
-    // while busboy (and the disk behind it) catches up.
-    readBody(ctx, (chunk, isLast) => {
-      if (settled) return;
-      const ok = bb.write(Buffer.from(chunk.slice(0)));
-      if (isLast) bb.end();
-      else if (!ok) {
-        ctx.res.pause();
-        bb.once('drain', () => {
-          if (!ctx.aborted && !settled) ctx.res.resume();
-        });
-      }
+    pipeBody(ctx, {
+      write: (chunk) => bb.write(chunk),
+      onDrain: (resume) => bb.once('drain', resume),
+      end: () => bb.end(),
     });
   });
 }
 
+function malformed(err: Error) {
+  return new HttpError(400, 'bad_request', `Malformed multipart body: ${err.message}`);
+}
+
 function tooLarge(max: number) {
-  return Object.assign(new HttpError(413, 'too_large', `The file is larger than the ${formatBytes(max)} limit`), { early: true });
+  return new HttpError(413, 'too_large', `The file is larger than the ${formatBytes(max)} limit`);
 }
 
 function notMedia() {

@@ -2,6 +2,7 @@
 // the endpoint family's error shape, and records metrics.
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Ctx } from './http.js';
+import { isDomainError, toHttpError } from './errors.js';
 import { HttpError, afterBody, makeCtx, sendDetail, sendError } from './http.js';
 import type { Metrics } from './metrics.js';
 
@@ -30,18 +31,16 @@ export class Router {
     this.app[method](pattern, (res, req) => {
       const ctx = makeCtx(res, req, paramCount);
       ctx.onSent = (c) => this.metrics.request(name, c.method, c.status, (performance.now() - c.startedAt) / 1000);
+      // Errors are answered once the request body is in (small bodies) or with the connection
+      // closed (large ones), so the client reads the answer rather than a reset.
       const fail = (err: unknown) => {
-        const httpErr =
-          err instanceof HttpError ? err : new HttpError(500, 'internal', `Internal error: ${(err as Error)?.message ?? String(err)}`);
-        if (!(err instanceof HttpError)) console.error(`[${name}]`, err);
-        const reply = (close: boolean) => (errors === 'legacy' ? sendDetail : sendError)(ctx, httpErr, { close });
-        if ((err as { early?: boolean })?.early) afterBody(ctx, reply);
-        else reply(false);
+        if (ctx.aborted || ctx.done) return;
+        if (!isDomainError(err)) console.error(`[${name}]`, err);
+        const httpErr = toHttpError(err);
+        afterBody(ctx, (close) => (errors === 'legacy' ? sendDetail : sendError)(ctx, httpErr, { close }));
       };
       if (auth && !this.authorize(ctx, auth === 'query')) {
-        const err = new HttpError(401, 'unauthorized', 'Missing or wrong bearer token', { 'WWW-Authenticate': 'Bearer' });
-        // A request body we will not read: close the connection after answering.
-        fail(Object.assign(err, { early: ctx.method !== 'GET' && ctx.method !== 'HEAD' }));
+        fail(new HttpError(401, 'unauthorized', 'Missing or wrong bearer token', { 'WWW-Authenticate': 'Bearer' }));
         return;
       }
       try {

@@ -10,6 +10,7 @@ import type { SessionEvent } from '../streams/events.js';
 import type { VideoService } from '../streams/service.js';
 import type { Session } from '../streams/session.js';
 import { isSessionId } from '../streams/store.js';
+import type { OriginPolicy } from './cors.js';
 import type { Ctx } from './http.js';
 
 interface SocketData {
@@ -36,6 +37,7 @@ export function registerWs(
   app: uWS.TemplatedApp,
   service: VideoService,
   authorize: (ctx: Ctx, allowQueryToken: boolean) => boolean,
+  originAllowed: OriginPolicy,
   opts: WsOptions = {},
 ): { count(): number } {
   const maxSubs = opts.maxSubscriptionsPerSocket ?? 1000;
@@ -60,7 +62,7 @@ export function registerWs(
     }
     const session = service.get(sessionId);
     if (!session) return void ws.send(errorFrame('not_found', 'No such session', sessionId));
-    if (since !== undefined && (typeof since !== 'number' || !Number.isInteger(since) || since < 0)) {
+    if (since !== undefined && since !== null && (typeof since !== 'number' || !Number.isInteger(since) || since < 0)) {
       return void ws.send(errorFrame('bad_request', '"since" must be a non-negative integer', sessionId));
     }
     const data = ws.getUserData();
@@ -91,6 +93,14 @@ export function registerWs(
       const headers: Record<string, string> = {};
       req.forEach((k, v) => (headers[k] = v));
       const ctx = { headers, query: new URLSearchParams(req.getQuery() ?? '') } as Ctx;
+      // Browsers send the page's Origin; a page of another site must not ride on this one's
+      // access (cross-site WebSocket hijacking).
+      if (!originAllowed(headers['origin'], headers['host'])) {
+        res.writeStatus('403 Forbidden').writeHeader('Content-Type', 'application/json').end(
+          JSON.stringify({ error: { code: 'forbidden', message: 'This origin may not open a WebSocket here (see CORS_ORIGINS)' } }),
+        );
+        return;
+      }
       if (!authorize(ctx, true)) {
         res.writeStatus('401 Unauthorized').writeHeader('Content-Type', 'application/json').end(
           JSON.stringify({ error: { code: 'unauthorized', message: 'Missing or wrong bearer token' } }),

@@ -1,65 +1,72 @@
-// Persistence as an append-only journal per session under DATA_DIR/sessions/<id>/:
+// Persistence as an append-only journal per session under DATA_DIR/sessions/<id>/ (layout.ts):
 //   session.json  metadata, written once (atomically) at creation
 //   events.jsonl  one JSON event per line, appended synchronously before subscribers see it
 //   result.json   the final result, written (atomically) before the `completed` event
-//   video*        the uploaded file
+//   video         the uploaded file (owned by the upload store)
 // Why a journal and not SQLite: the event log *is* the data model (state is a fold of it), the
 // writes are appends, recovery is "read the lines back", and it needs no native dependency.
 // A torn last line after a crash is skipped on recovery.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SessionEvent, SessionMeta } from './events.js';
+import type { DataLayout } from './layout.js';
+import { storageError } from './storage.js';
 
 export interface StoredSession {
   meta: SessionMeta;
   events: SessionEvent[];
 }
 
+/** Journal files kept open at once; appends to other sessions reopen theirs (LRU). */
+const MAX_OPEN_JOURNALS = 32;
+
 export class Journal {
-  readonly sessionsDir: string;
-  readonly incomingDir: string;
+  /** Open journal files, least recently used first (Map keeps insertion order). */
   private readonly fds = new Map<string, number>();
 
-  constructor(readonly dataDir: string) {
-    this.sessionsDir = path.join(dataDir, 'sessions');
-    this.incomingDir = path.join(dataDir, 'incoming');
-    fs.mkdirSync(this.sessionsDir, { recursive: true });
-    fs.mkdirSync(this.incomingDir, { recursive: true });
-  }
-
-  dir(id: string): string {
-    return path.join(this.sessionsDir, id);
-  }
-
-  /** Where a session's uploaded video lives. */
-  videoPath(id: string): string {
-    return path.join(this.dir(id), 'video');
-  }
-
-  /** A fresh temporary path for an upload in progress (never derived from client input). */
-  incomingPath(token: string): string {
-    return path.join(this.incomingDir, `${token}.part`);
-  }
-
-  /** Removes leftovers of uploads that were in flight when the process died. */
-  clearIncoming(): void {
-    for (const name of fs.readdirSync(this.incomingDir)) fs.rmSync(path.join(this.incomingDir, name), { force: true });
+  constructor(private readonly layout: DataLayout) {
+    try {
+      fs.mkdirSync(layout.root, { recursive: true });
+      layout.ensure(layout.sessionsDir);
+    } catch (err) {
+      throw storageError(err, 'create the data directory');
+    }
   }
 
   create(meta: SessionMeta): void {
-    const dir = this.dir(meta.sessionId);
-    fs.mkdirSync(dir, { recursive: true });
-    writeAtomic(path.join(dir, 'session.json'), JSON.stringify(meta));
+    const dir = this.layout.sessionDir(meta.sessionId);
+    try {
+      this.layout.ensure(this.layout.sessionsDir);
+      fs.mkdirSync(dir);
+      writeAtomic(path.join(dir, 'session.json'), JSON.stringify(meta));
+    } catch (err) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw storageError(err, 'create the session');
+    }
   }
 
+  /** Appends one event; `durable` also flushes it to the disk. Throws a StorageError. */
   append(id: string, ev: SessionEvent, durable: boolean): void {
-    let fd = this.fds.get(id);
-    if (fd === undefined) {
-      fd = fs.openSync(path.join(this.dir(id), 'events.jsonl'), 'a');
-      this.fds.set(id, fd);
+    try {
+      const fd = this.fd(id);
+      fs.writeSync(fd, JSON.stringify(ev) + '\n');
+      if (durable) fs.fdatasyncSync(fd);
+    } catch (err) {
+      this.close(id);
+      throw storageError(err, 'record the session event');
     }
-    fs.writeSync(fd, JSON.stringify(ev) + '\n');
-    if (durable) fs.fdatasyncSync(fd);
+  }
+
+  private fd(id: string): number {
+    let fd = this.fds.get(id);
+    if (fd !== undefined) {
+      this.fds.delete(id); // move to the most recently used end
+    } else {
+      if (this.fds.size >= MAX_OPEN_JOURNALS) this.close(this.fds.keys().next().value!);
+      fd = fs.openSync(path.join(this.layout.sessionDir(id), 'events.jsonl'), 'a');
+    }
+    this.fds.set(id, fd);
+    return fd;
   }
 
   /** Closes the session's journal file (after its terminal event). */
@@ -67,38 +74,47 @@ export class Journal {
     const fd = this.fds.get(id);
     if (fd !== undefined) {
       this.fds.delete(id);
-      fs.closeSync(fd);
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // nothing left to flush: appends are written synchronously
+      }
     }
   }
 
+  /** Writes the final result (atomically). Throws a StorageError. */
   writeResult(id: string, result: unknown): void {
-    writeAtomic(path.join(this.dir(id), 'result.json'), JSON.stringify(result));
-  }
-
-  readResult<T>(id: string): T | null {
-    const text = this.readResultText(id);
-    return text === null ? null : (JSON.parse(text) as T);
+    try {
+      writeAtomic(path.join(this.layout.sessionDir(id), 'result.json'), JSON.stringify(result));
+    } catch (err) {
+      throw storageError(err, 'store the results');
+    }
   }
 
   /** The stored result as JSON text (written by writeResult), or null. */
   readResultText(id: string): string | null {
     try {
-      return fs.readFileSync(path.join(this.dir(id), 'result.json'), 'utf8');
+      return fs.readFileSync(path.join(this.layout.sessionDir(id), 'result.json'), 'utf8');
     } catch {
       return null;
     }
   }
 
+  /** Deletes the session's folder. Throws a StorageError. */
   remove(id: string): void {
     this.close(id);
-    fs.rmSync(this.dir(id), { recursive: true, force: true });
+    try {
+      fs.rmSync(this.layout.sessionDir(id), { recursive: true, force: true, maxRetries: 2 });
+    } catch (err) {
+      throw storageError(err, 'delete the session');
+    }
   }
 
   /** Every stored session; unreadable ones are removed (they cannot be served). */
   loadAll(): StoredSession[] {
     const out: StoredSession[] = [];
-    for (const id of fs.readdirSync(this.sessionsDir)) {
-      const dir = this.dir(id);
+    for (const id of fs.readdirSync(this.layout.sessionsDir)) {
+      const dir = this.layout.sessionDir(id);
       let meta: SessionMeta;
       try {
         meta = JSON.parse(fs.readFileSync(path.join(dir, 'session.json'), 'utf8')) as SessionMeta;

@@ -4,7 +4,9 @@ import type { Subscription } from 'rxjs';
 import type { AnalysisJob, AnalysisRequest, AnalysisResult, Engine, EngineEvent } from '../engine/types.js';
 import { EngineError } from '../engine/types.js';
 import type { Session } from './session.js';
+import { StorageError } from './storage.js';
 import type { SessionStore } from './store.js';
+import type { UploadStore } from './uploads.js';
 
 export class QueueFullError extends Error {
   constructor(readonly retryAfterSeconds: number) {
@@ -31,13 +33,14 @@ export class Scheduler {
   private readonly running = new Map<string, Running>();
   private readonly progressIntervalMs: number;
   private accepting = true;
-  /** Mean run time of finished jobs, for Retry-After. */
-  private meanRunMs = 10_000;
+  /** Moving mean of the run time of finished jobs, for Retry-After; null until one finished. */
+  private meanRunMs: number | null = null;
   readonly stats = { started: 0, completed: 0, failed: 0, cancelled: 0 };
 
   constructor(
     private readonly engine: Engine,
     private readonly store: SessionStore,
+    private readonly uploads: UploadStore,
     private readonly opts: SchedulerOptions,
   ) {
     this.progressIntervalMs = opts.progressIntervalMs ?? 200;
@@ -61,9 +64,15 @@ export class Scheduler {
     return this.accepting && this.queue.length < this.opts.queueLimit + freeSlots;
   }
 
-  retryAfterSeconds(): number {
+  /**
+   * When a slot is likely to free up: the queue ahead in waves of `concurrency`, each as long as
+   * the measured mean run; before any job finished, as long as the oldest running job has run.
+   */
+  retryAfterSeconds(now = Date.now()): number {
     const waves = Math.ceil((this.queue.length + 1) / Math.max(1, this.opts.concurrency));
-    return Math.max(1, Math.min(600, Math.round((waves * this.meanRunMs) / 1000)));
+    let runMs = this.meanRunMs;
+    if (runMs === null) runMs = Math.max(1000, ...[...this.running.values()].map((r) => now - r.startedAt));
+    return Math.max(1, Math.min(600, Math.round((waves * runMs) / 1000)));
   }
 
   /** Queues a pending session; throws QueueFullError when there is no room. */
@@ -119,7 +128,7 @@ export class Scheduler {
   private start(session: Session): void {
     const request = {
       type: session.meta.analysisType,
-      file: this.store.videoPath(session.id),
+      file: this.uploads.videoPath(session.id),
       params: session.meta.params, // validated when the session was created
     } as unknown as AnalysisRequest;
     session.transition('processing');
@@ -137,11 +146,19 @@ export class Scheduler {
     job.result.then(
       (result) => {
         if (!this.finish(session, startedAt)) return;
-        this.store.journal.writeResult(session.id, result);
+        try {
+          this.store.writeResult(session.id, result);
+        } catch (err) {
+          return this.fail(session, err);
+        }
         if (session.transition('completed', completionSummary(result))) this.stats.completed++;
       },
       (err) => {
         if (!this.finish(session, startedAt)) return;
+        // A video that vanished from under the engine is a storage failure, not a bad video.
+        if (err instanceof EngineError && err.code !== 'cancelled' && !this.uploads.hasVideo(session.id)) {
+          err = new StorageError('failed', 'Could not read the uploaded video: it is no longer in the data directory');
+        }
         this.fail(session, err);
       },
     );
@@ -153,16 +170,26 @@ export class Scheduler {
     if (!run || run.startedAt !== startedAt) return false;
     this.running.delete(session.id);
     run.sub.unsubscribe();
-    this.meanRunMs = 0.8 * this.meanRunMs + 0.2 * (Date.now() - startedAt);
+    const ran = Date.now() - startedAt;
+    this.meanRunMs = this.meanRunMs === null ? ran : 0.8 * this.meanRunMs + 0.2 * ran;
     queueMicrotask(() => this.pump());
     return true;
+  }
+
+  /** Stops a session whose events or result cannot be stored, failing it with `storage_error`. */
+  failStorage(session: Session, err: StorageError): void {
+    this.stop(session);
+    this.fail(session, err);
   }
 
   private fail(session: Session, err: unknown): void {
     const error =
       err instanceof EngineError
         ? { code: err.code, message: err.message }
-        : { code: 'internal', message: `Analysis failed: ${(err as Error)?.message ?? String(err)}` };
+        : err instanceof StorageError
+          ? { code: 'storage_error', message: err.message }
+          : { code: 'internal', message: 'The analysis failed because of an internal error' };
+    if (error.code === 'internal') console.error(`session ${session.id}: analysis failed`, err);
     if (error.code === 'cancelled') {
       if (session.transition('cancelled')) this.stats.cancelled++;
     } else if (session.transition('failed', { error })) this.stats.failed++;

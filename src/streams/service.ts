@@ -1,23 +1,49 @@
 // The session service: what the server's routes call. Owns the store, the scheduler and the
 // expiry sweep; every transport (REST, SSE, WebSocket, legacy) reads the same sessions.
-import fs from 'node:fs';
 import { firstValueFrom, filter } from 'rxjs';
 import type { AnalysisResult, AnalysisType, Engine, VideoInfo } from '../engine/types.js';
 import { parseParams } from '../engine/params.js';
+import { DataDirLock } from './data-dir-lock.js';
 import type { SessionState } from './events.js';
 import { isTerminal } from './events.js';
+import type { FileWriter } from './file-writer.js';
+import { DataLayout } from './layout.js';
 import { QueueFullError, Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
+import { StorageError } from './storage.js';
 import { SessionStore, type RecoveryReport } from './store.js';
+import { UploadStore, type IncomingUpload, type StorageHealth } from './uploads.js';
 
 export { QueueFullError } from './scheduler.js';
+export { DataDirInUseError } from './data-dir-lock.js';
+export { StorageError } from './storage.js';
+export type { IncomingUpload } from './uploads.js';
+
+/** Too many resumable uploads are open (created, not finished). */
+export class UploadLimitError extends Error {
+  constructor(
+    readonly limit: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`Too many uploads are in progress (${limit}); try again later.`);
+  }
+}
 
 export interface ServiceOptions {
   dataDir: string;
   concurrency: number;
   queueLimit: number;
   ttlMs: number;
+  /** Resumable uploads that may be open at once. */
+  maxOpenUploads: number;
   sweepIntervalMs?: number;
+}
+
+export interface ServiceHealth {
+  status: 'healthy' | 'degraded';
+  /** Why it is degraded (one line each). */
+  problems: string[];
+  storage: StorageHealth;
 }
 
 /** What the status endpoint shows of a session. */
@@ -31,14 +57,24 @@ export interface StatusView {
   createdAt: string;
   updatedAt: string;
   error: { code: string; message: string } | null;
+  /** The uploaded file's name as the client gave it (display only). */
+  filename: string | null;
   upload?: { receivedBytes: number; totalBytes: number | null };
 }
 
 export type CancelOutcome = { ok: true; session: Session } | { ok: false; reason: 'not_found' | 'conflict'; session?: Session };
 
+/** An open upload's Retry-After: nothing says when uploads in progress will finish. */
+const OPEN_UPLOADS_RETRY_SECONDS = 30;
+
 export class VideoService {
   readonly store: SessionStore;
   readonly scheduler: Scheduler;
+  private readonly layout: DataLayout;
+  private readonly uploads: UploadStore;
+  private lock: DataDirLock | null = null;
+  /** Ids of resumable uploads not finished yet (they count against maxOpenUploads). */
+  private readonly openUploads = new Set<string>();
   private sweepTimer: NodeJS.Timeout | null = null;
   /** Serialised results of recently read sessions: completed results never change. */
   private readonly resultCache = new Map<string, string>();
@@ -48,14 +84,29 @@ export class VideoService {
     readonly engine: Engine,
     private readonly opts: ServiceOptions,
   ) {
-    this.store = new SessionStore(opts.dataDir);
-    this.scheduler = new Scheduler(engine, this.store, { concurrency: opts.concurrency, queueLimit: opts.queueLimit });
+    this.layout = new DataLayout(opts.dataDir);
+    this.uploads = new UploadStore(this.layout);
+    this.store = new SessionStore(this.layout);
+    this.store.onPersistFailure = (session, err) => this.storageFailed(session, err);
+    this.scheduler = new Scheduler(engine, this.store, this.uploads, { concurrency: opts.concurrency, queueLimit: opts.queueLimit });
   }
 
-  /** Recovers the journal, re-queues what never started, starts the expiry sweep. */
+  /**
+   * Takes DATA_DIR for this process (DataDirInUseError when another one runs on it), recovers
+   * the journal, re-queues what never started, starts the expiry sweep.
+   */
   start(): RecoveryReport {
-    const report = this.store.recover();
+    this.lock = DataDirLock.acquire(this.layout.lockFile);
+    let report: RecoveryReport;
+    try {
+      this.uploads.clearIncoming();
+      report = this.store.recover();
+    } catch (err) {
+      this.lock.release();
+      throw err;
+    }
     for (const s of report.requeue) this.scheduler.enqueueRecovered(s);
+    for (const s of report.uploading) this.trackUpload(s);
     this.sweep();
     this.sweepTimer = setInterval(() => this.sweep(), this.opts.sweepIntervalMs ?? 60_000);
     this.sweepTimer.unref();
@@ -66,27 +117,46 @@ export class VideoService {
     return parseParams(type, rawParams);
   }
 
-  probe(file: string): Promise<VideoInfo> {
-    return this.engine.probe(file);
-  }
-
   /** Throws QueueFullError when a new session could not be queued now. */
   assertRoom(): void {
     if (!this.scheduler.hasRoom()) throw new QueueFullError(this.scheduler.retryAfterSeconds());
   }
 
   /**
-   * Creates a pending session for a fully received file (moved into the session's folder) and
-   * queues it. Throws QueueFullError (and keeps nothing) when the queue is full.
+   * Throws a StorageError (`full`) when DATA_DIR plainly cannot take `bytes` more, before any
+   * of them is received. A null size checks only that DATA_DIR is writable.
    */
-  createFromFile(file: string, spec: { analysisType: AnalysisType; params: Record<string, unknown>; filename: string | null }): Session {
+  assertSpace(bytes: number | null): void {
+    const health = this.uploads.checkHealth();
+    if (health.error) throw health.error;
+    if (bytes !== null && health.freeBytes !== null && bytes > health.freeBytes) {
+      throw new StorageError('full', 'Could not store the upload: the disk is full');
+    }
+  }
+
+  /** Starts receiving a multipart upload (adopted by createFromFile, or discarded). */
+  receiveFile(): IncomingUpload {
+    return this.uploads.receive();
+  }
+
+  /** Probes a received file: EngineError `unsupported_media` when it is not a video. */
+  probe(file: IncomingUpload): Promise<VideoInfo> {
+    return this.engine.probe(file.path);
+  }
+
+  /**
+   * Creates a pending session for a fully received file (moved into the session's folder) and
+   * queues it. Throws QueueFullError or a StorageError and keeps nothing (the caller discards
+   * the file).
+   */
+  createFromFile(file: IncomingUpload, spec: { analysisType: AnalysisType; params: Record<string, unknown>; filename: string | null }): Session {
     this.assertRoom();
     const session = this.store.create(spec, 'pending');
     try {
-      fs.renameSync(file, this.store.videoPath(session.id));
+      this.uploads.adopt(file, session.id);
       this.scheduler.enqueue(session);
     } catch (err) {
-      this.store.remove(session.id);
+      this.removeQuietly(session.id);
       throw err;
     }
     return session;
@@ -94,13 +164,37 @@ export class VideoService {
 
   /**
    * Creates a session for a resumable upload: status `uploading`, its video file written in
-   * place by the upload protocol (see videoPath). Throws QueueFullError when the queue is full.
+   * place (appendUpload). Throws UploadLimitError when too many uploads are open,
+   * QueueFullError when the queue is full, a StorageError when DATA_DIR cannot take it.
    */
-  createUploading(spec: { analysisType: AnalysisType; params: Record<string, unknown>; filename: string | null; uploadLength: number | null }): Session {
+  createUploading(spec: { analysisType: AnalysisType; params: Record<string, unknown>; filename: string | null; uploadLength: number }): Session {
+    if (this.openUploads.size >= this.opts.maxOpenUploads) throw new UploadLimitError(this.opts.maxOpenUploads, OPEN_UPLOADS_RETRY_SECONDS);
     this.assertRoom();
+    this.assertSpace(spec.uploadLength);
     const session = this.store.create(spec, 'uploading');
-    fs.writeFileSync(this.store.videoPath(session.id), '');
+    try {
+      this.uploads.createResumable(session.id);
+    } catch (err) {
+      this.removeQuietly(session.id);
+      throw err;
+    }
+    this.trackUpload(session);
     return session;
+  }
+
+  /** Bytes of a resumable upload already on disk. */
+  uploadOffset(session: Session): number {
+    return this.uploads.offset(session.id);
+  }
+
+  /** A writer continuing a resumable upload at `offset`. */
+  appendUpload(session: Session, offset: number): FileWriter {
+    return this.uploads.appendAt(session.id, offset);
+  }
+
+  /** Cuts a resumable upload back to `length` bytes (a refused body). */
+  truncateUpload(session: Session, length: number): void {
+    this.uploads.truncate(session.id, length);
   }
 
   /** Records upload progress as an `upload` event. */
@@ -115,13 +209,17 @@ export class VideoService {
    */
   async finishUpload(session: Session): Promise<void> {
     try {
-      await this.engine.probe(this.store.videoPath(session.id));
+      await this.engine.probe(this.uploads.videoPath(session.id));
     } catch (err) {
       const e = err as { code?: string; message?: string };
       session.transition('failed', { error: { code: 'unsupported_media', message: e.message ?? 'The uploaded file is not a video' } });
       return;
     }
-    if (session.transition('pending')) this.scheduler.enqueueRecovered(session);
+    if (session.terminal) return; // cancelled or cleaned up while probing
+    // An upload that finishes while the queue is full stays `uploading`: the caller refuses its
+    // last bytes with 503, and the client sends them again later.
+    this.assertRoom();
+    if (session.transition('pending')) this.scheduler.enqueue(session);
   }
 
   get(id: string): Session | undefined {
@@ -130,7 +228,7 @@ export class VideoService {
 
   status(id: string): StatusView | undefined {
     const s = this.store.get(id);
-    return s && statusView(s.state);
+    return s && statusView(s.state, s.meta.filename);
   }
 
   /** The final result of a completed session (null if not completed). */
@@ -145,7 +243,7 @@ export class VideoService {
     if (!s || s.state.status !== 'completed') return null;
     let json = this.resultCache.get(id);
     if (json === undefined) {
-      const text = this.store.journal.readResultText(id);
+      const text = this.store.resultText(id);
       if (text === null) return null;
       json = text;
       if (this.resultCache.size >= VideoService.RESULT_CACHE_SIZE) this.resultCache.delete(this.resultCache.keys().next().value!);
@@ -174,15 +272,62 @@ export class VideoService {
     return this.store.remove(id);
   }
 
+  /** Whether the service can do its work now: the engine, and whether DATA_DIR takes writes. */
+  health(): ServiceHealth {
+    const problems: string[] = [];
+    const engine = this.engine.health();
+    if (engine.state === 'degraded') problems.push(`engine: ${engine.detail ?? 'degraded'}`);
+    const storage = this.uploads.checkHealth();
+    if (storage.problem) problems.push(`storage: ${storage.problem}`);
+    return { status: problems.length ? 'degraded' : 'healthy', problems, storage };
+  }
+
+  /** Resumable uploads open now. */
+  get openUploadCount(): number {
+    return this.openUploads.size;
+  }
+
+  private trackUpload(session: Session): void {
+    this.openUploads.add(session.id);
+    const sub = session.states.subscribe((st) => {
+      if (st.status === 'uploading') return;
+      this.openUploads.delete(session.id);
+      queueMicrotask(() => sub.unsubscribe());
+    });
+  }
+
+  /** A session's events or result could not be stored: it fails with `storage_error`. */
+  private storageFailed(session: Session, err: StorageError): void {
+    console.error(`session ${session.id}: ${err.message}`);
+    if (session.terminal || this.store.get(session.id) !== session) return;
+    if (session.state.status === 'uploading') session.transition('failed', { error: { code: 'storage_error', message: err.message } });
+    else this.scheduler.failStorage(session, err);
+  }
+
+  private removeQuietly(id: string): void {
+    try {
+      this.store.remove(id);
+    } catch (err) {
+      console.error(`session ${id}: could not remove its files`, err);
+    }
+  }
+
   /** Resolves with the session's terminal state. */
   waitForEnd(session: Session): Promise<SessionState> {
     if (session.terminal) return Promise.resolve(session.state);
     return firstValueFrom(session.states.pipe(filter((st) => isTerminal(st.status))));
   }
 
+  /** Deletes expired sessions; one that cannot be deleted now is tried again at the next sweep. */
   sweep(now = Date.now()): number {
     const expired = this.store.expired(now, this.opts.ttlMs);
-    for (const s of expired) this.cleanup(s.id);
+    for (const s of expired) {
+      try {
+        this.cleanup(s.id);
+      } catch (err) {
+        console.error(`session ${s.id}: expiry failed`, err);
+      }
+    }
     return expired.length;
   }
 
@@ -199,10 +344,12 @@ export class VideoService {
       s.transition('failed', { error: { code: 'interrupted', message: 'The server shut down while this video was being analysed; upload it again.' } });
     }
     this.store.close();
+    this.lock?.release();
+    this.lock = null;
   }
 }
 
-export function statusView(st: SessionState): StatusView {
+export function statusView(st: SessionState, filename: string | null): StatusView {
   const view: StatusView = {
     sessionId: st.sessionId,
     analysisType: st.analysisType,
@@ -213,6 +360,7 @@ export function statusView(st: SessionState): StatusView {
     createdAt: st.createdAt,
     updatedAt: st.updatedAt,
     error: st.error,
+    filename,
   };
   if (st.upload && st.status === 'uploading') view.upload = st.upload;
   return view;

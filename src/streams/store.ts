@@ -2,8 +2,10 @@
 import { nanoid } from 'nanoid';
 import type { AnalysisKind, SessionEvent, SessionMeta, SessionStatus } from './events.js';
 import { Journal } from './journal.js';
+import type { DataLayout } from './layout.js';
 import { Session } from './session.js';
 import { TERMINAL_EVENTS } from './events.js';
+import type { StorageError } from './storage.js';
 
 /** nanoid's default alphabet and length: 21 URL-safe characters. */
 export const SESSION_ID_RE = /^[A-Za-z0-9_-]{21}$/;
@@ -28,12 +30,20 @@ export interface RecoveryReport {
   uploading: Session[];
 }
 
-export class SessionStore {
-  readonly journal: Journal;
-  private readonly sessions = new Map<string, Session>();
+/**
+ * Told (once per session, on a later turn) that an event of a session could not be journaled.
+ * The event still reaches live followers; the session should fail with `storage_error`.
+ */
+export type PersistFailureHandler = (session: Session, err: StorageError) => void;
 
-  constructor(dataDir: string) {
-    this.journal = new Journal(dataDir);
+export class SessionStore {
+  private readonly journal: Journal;
+  private readonly sessions = new Map<string, Session>();
+  private readonly persistFailed = new Set<string>();
+  onPersistFailure: PersistFailureHandler = () => {};
+
+  constructor(layout: DataLayout) {
+    this.journal = new Journal(layout);
   }
 
   create(spec: NewSession, status: SessionStatus): Session {
@@ -63,20 +73,25 @@ export class SessionStore {
     return this.sessions.size;
   }
 
-  /** Forgets the session and deletes its files. */
+  /** Deletes the session's files and forgets it. Throws a StorageError (and keeps it) when the files stay. */
   remove(id: string): boolean {
-    const had = this.sessions.delete(id);
     this.journal.remove(id);
-    return had;
+    this.persistFailed.delete(id);
+    return this.sessions.delete(id);
   }
 
-  videoPath(id: string): string {
-    return this.journal.videoPath(id);
+  /** Stores the final result, before the `completed` event. Throws a StorageError. */
+  writeResult(id: string, result: unknown): void {
+    this.journal.writeResult(id, result);
+  }
+
+  /** The stored result as JSON text, or null. */
+  resultText(id: string): string | null {
+    return this.journal.readResultText(id);
   }
 
   /** Loads the journal after a start: nothing stays `processing` forever. */
   recover(): RecoveryReport {
-    this.journal.clearIncoming();
     const report: RecoveryReport = { restored: 0, requeue: [], interrupted: 0, uploading: [] };
     for (const { meta, events } of this.journal.loadAll()) {
       const session = this.adopt(meta, 'pending', events);
@@ -113,12 +128,20 @@ export class SessionStore {
     this.journal.closeAll();
   }
 
+  private persist(session: Session, ev: SessionEvent): void {
+    const terminal = TERMINAL_EVENTS.has(ev.type);
+    if (this.persistFailed.has(session.id)) return; // a journal with a gap would be refused on recovery
+    try {
+      this.journal.append(session.id, ev, terminal);
+      if (terminal) this.journal.close(session.id);
+    } catch (err) {
+      this.persistFailed.add(session.id);
+      queueMicrotask(() => this.onPersistFailure(session, err as StorageError));
+    }
+  }
+
   private adopt(meta: SessionMeta, status: SessionStatus, history: SessionEvent[]): Session {
-    const session = new Session(meta, status, (s, ev) => {
-      const terminal = TERMINAL_EVENTS.has(ev.type);
-      this.journal.append(s.id, ev, terminal);
-      if (terminal) this.journal.close(s.id);
-    }, history);
+    const session = new Session(meta, status, (s, ev) => this.persist(s, ev), history);
     this.sessions.set(meta.sessionId, session);
     return session;
   }

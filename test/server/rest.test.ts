@@ -127,7 +127,7 @@ test('413 too_large while streaming, and nothing left behind', async () => {
   const big = path.join(dir, 'big.mp4');
   const head = fs.readFileSync(video).subarray(0, 64 * 1024);
   fs.writeFileSync(big, Buffer.concat([head, Buffer.alloc(17 * 1024 * 1024, 7)]));
-  // Under DRAIN_LIMIT the server reads the rest of the body (to disk: nowhere) so the client
+  // The server reads the rest of the body (to disk: nowhere) before answering, so the client
   // sees the 413 rather than a reset.
   const r = await upload(`${api()}/upload`, big);
   assert.is(r.status, 413);

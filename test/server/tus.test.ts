@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import { EventSource } from 'eventsource';
 import * as tus from 'tus-js-client';
 import { test } from 'uvu';
@@ -26,7 +27,7 @@ test.before(async () => {
   // Big enough that 40 % is a real split (a few MB); quick for the signal engine.
   video = await makeTestVideo(dir, { seconds: 12, width: 640, height: 360, audio: true, preset: 'ultrafast', name: 'clip.mp4' });
   bytes = fs.readFileSync(video);
-  srv = await startTestServer({ MAX_UPLOAD_BYTES: '64MiB' });
+  srv = await startTestServer({ MAX_UPLOAD_BYTES: '64MiB', CORS_ORIGINS: 'http://example.test' });
 });
 test.after(async () => {
   await srv.close();
@@ -64,7 +65,7 @@ function tusUpload(
 }
 
 /** The bytes the server stored for a session. */
-const stored = (id: string) => fs.readFileSync(srv.server.service.store.videoPath(id));
+const stored = (id: string) => fs.readFileSync(path.join(srv.dataDir, 'sessions', id, 'video'));
 
 async function head(url: string, headers: Record<string, string> = TUS) {
   const res = await fetch(url, { method: 'HEAD', headers });
@@ -160,6 +161,12 @@ test('OPTIONS advertises the protocol, extensions, limits and CORS', async () =>
   for (const h of ['Location', 'Upload-Offset', 'Upload-Length', 'Tus-Resumable']) {
     assert.match(res.headers.get('access-control-expose-headers')!, h);
   }
+  // An origin that CORS_ORIGINS does not list gets no CORS headers: its browser cannot read the answer.
+  const other = await fetch(endpoint(), { method: 'OPTIONS', headers: { Origin: 'http://evil.test', 'Access-Control-Request-Method': 'PATCH' } });
+  assert.is(other.headers.get('access-control-allow-origin'), null);
+  // The service's own origin needs no listing.
+  const own = await fetch(endpoint(), { method: 'OPTIONS', headers: { Origin: srv.url, 'Access-Control-Request-Method': 'PATCH' } });
+  assert.is(own.headers.get('access-control-allow-origin'), srv.url);
 });
 
 test('tus-js-client: a whole upload ends in a completed analysis with identical bytes', async () => {
@@ -361,7 +368,7 @@ test('expiration: Upload-Expires, and 410 once it passed', async () => {
 });
 
 test('503 busy on creation when the queue is full; 401 without the token', async () => {
-  const other = await startTestServer({ ENGINE_CONCURRENCY: '1', QUEUE_LIMIT: '0', API_TOKEN: 't0ken' });
+  const other = await startTestServer({ ENGINE_CONCURRENCY: '1', QUEUE_LIMIT: '0', API_TOKEN: 't0ken', CORS_ORIGINS: 'http://x.test' });
   try {
     const auth = { authorization: 'Bearer t0ken' };
     const noAuth = await fetch(`${other.url}/api/v1/video/uploads`, { method: 'POST', headers: { ...TUS, 'Upload-Length': '100', Origin: 'http://x.test' } });

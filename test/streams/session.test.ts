@@ -5,13 +5,15 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { SessionEvent } from '../../src/streams/events.js';
+import { DataLayout } from '../../src/streams/layout.js';
 import { SessionStore } from '../../src/streams/store.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'vas-store-'));
+const storeAt = (dir: string) => new SessionStore(new DataLayout(dir));
 const spec = { analysisType: 'highlights' as const, params: { min_significance: 6 }, filename: 'a.mp4' };
 
 test('seq numbers start at 1 and have no gaps; state is the fold of the log', () => {
-  const store = new SessionStore(tmp());
+  const store = storeAt(tmp());
   const s = store.create(spec, 'pending');
   s.transition('processing');
   s.append('progress', { progress: 0.5, currentStep: 'Analyzing segments', segments: { completed: 1, total: 2 } });
@@ -28,7 +30,7 @@ test('seq numbers start at 1 and have no gaps; state is the fold of the log', ()
 });
 
 test('replay then live: nothing lost or doubled at the seam, even when events arrive during replay', () => {
-  const store = new SessionStore(tmp());
+  const store = storeAt(tmp());
   const s = store.create(spec, 'pending');
   s.transition('processing');
   for (let i = 0; i < 5; i++) s.append('segment', { index: i });
@@ -48,7 +50,7 @@ test('replay then live: nothing lost or doubled at the seam, even when events ar
 });
 
 test('eventsSince completes after the terminal event and clamps a future since', () => {
-  const store = new SessionStore(tmp());
+  const store = storeAt(tmp());
   const s = store.create(spec, 'pending');
   s.transition('cancelled');
   let completed = false;
@@ -65,11 +67,11 @@ test('eventsSince completes after the terminal event and clamps a future since',
 
 test('recovery: same events and state; processing → interrupted; pending re-queued; torn tail dropped', () => {
   const dir = tmp();
-  const a = new SessionStore(dir);
+  const a = storeAt(dir);
   const done = a.create(spec, 'pending');
   done.transition('processing');
   done.append('segment', { index: 0, significance_score: 7 });
-  a.journal.writeResult(done.id, { ok: true });
+  a.writeResult(done.id, { ok: true });
   done.transition('completed', { highlights_found: 1 });
   const running = a.create(spec, 'pending');
   running.transition('processing');
@@ -79,7 +81,7 @@ test('recovery: same events and state; processing → interrupted; pending re-qu
   // A crash in the middle of a write leaves half a line.
   fs.appendFileSync(path.join(dir, 'sessions', running.id, 'events.jsonl'), '{"seq":5,"type":"prog');
 
-  const b = new SessionStore(dir);
+  const b = storeAt(dir);
   const report = b.recover();
   assert.is(report.restored, 3);
   assert.is(report.interrupted, 1);
@@ -87,7 +89,7 @@ test('recovery: same events and state; processing → interrupted; pending re-qu
   const done2 = b.get(done.id)!;
   assert.equal(done2.history(), done.history());
   assert.equal(done2.state, done.state);
-  assert.equal(b.journal.readResult(done.id), { ok: true });
+  assert.equal(JSON.parse(b.resultText(done.id)!), { ok: true });
   const r2 = b.get(running.id)!;
   assert.is(r2.state.status, 'failed');
   assert.is(r2.state.error!.code, 'interrupted');
@@ -96,13 +98,13 @@ test('recovery: same events and state; processing → interrupted; pending re-qu
   assert.equal(seqs, seqs.map((_, i) => i + 1), 'gapless after the torn line');
   b.close();
   // And the repaired journal reads back the same again.
-  const c = new SessionStore(dir);
+  const c = storeAt(dir);
   c.recover();
   assert.equal(c.get(running.id)!.history(), r2.history());
 });
 
 test('ids: only nanoid-shaped ids are looked up', () => {
-  const store = new SessionStore(tmp());
+  const store = storeAt(tmp());
   const s = store.create(spec, 'pending');
   assert.match(s.id, /^[A-Za-z0-9_-]{21}$/);
   assert.ok(store.get(s.id));

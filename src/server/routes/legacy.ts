@@ -1,6 +1,5 @@
 // The old synchronous endpoints: same uploads, same sessions, but the answer waits for the end
 // of the analysis and keeps the old shapes ({"detail"} errors, {"success","analysis_type","data"}).
-import fs from 'node:fs';
 import type { AnalysisType } from '../../engine/types.js';
 import type { VideoService } from '../../streams/service.js';
 import type { Config } from '../config.js';
@@ -30,10 +29,7 @@ export function registerLegacy(router: Router, service: VideoService, config: Co
         const { file, fields } = await receiveUpload(service, config, ctx, ['video', 'file'], null);
         const params: Record<string, string> = {};
         for (const key of ep.fields) if (fields[key] !== undefined && fields[key] !== '') params[key] = fields[key];
-        const session = await admitUpload(service, ctx, file, ep.type, params).catch((err) => {
-          fs.rm(file.path, { force: true }, () => {});
-          throw err;
-        });
+        const session = await admitUpload(service, ctx, file, ep.type, params);
         // A legacy client that hangs up no longer wants the answer: stop the work.
         ctx.onAbort = () => service.cancel(session.id);
         const end = await service.waitForEnd(session);

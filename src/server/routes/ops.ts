@@ -2,27 +2,28 @@
 import type { VideoService } from '../../streams/service.js';
 import { send, sendJson } from '../http.js';
 import type { Metrics } from '../metrics.js';
-import type { Router } from '../router.js';
+import type { Handler, Router } from '../router.js';
 
 const startedAt = Date.now();
 
 export function registerOps(router: Router, service: VideoService, metrics: Metrics): void {
-  router.add(
-    'get',
-    '/health',
-    'health',
-    (ctx) => {
-      const engine = service.engine.health();
-      sendJson(ctx, 200, {
-        status: engine.state === 'degraded' ? 'degraded' : 'healthy',
-        engine: { ...service.engine.info, ready: engine.ready, state: engine.state, detail: engine.detail ?? null },
-        queue: { running: service.scheduler.active, queued: service.scheduler.queued, ...service.scheduler.limits },
-        sessions: service.store.size,
-        uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
-      });
-    },
-    { auth: false },
-  );
+  const health: Handler = (ctx) => {
+    const engine = service.engine.health();
+    const overall = service.health();
+    sendJson(ctx, 200, {
+      status: overall.status,
+      problems: overall.problems,
+      engine: { ...service.engine.info, ready: engine.ready, state: engine.state, detail: engine.detail ?? null },
+      storage: { writable: overall.storage.writable, free_bytes: overall.storage.freeBytes },
+      queue: { running: service.scheduler.active, queued: service.scheduler.queued, ...service.scheduler.limits },
+      uploads: { open: service.openUploadCount },
+      sessions: service.store.size,
+      uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
+    });
+  };
+  router.add('get', '/health', 'health', health, { auth: false });
+  // Load balancers often probe with HEAD: same status and headers, no body (see send).
+  router.add('head', '/health', 'health', health, { auth: false });
 
   router.add('get', '/metrics', 'metrics', (ctx) => {
     const health = service.engine.health();

@@ -1,27 +1,30 @@
 // Resumable uploads: tus 1.0.0 at /api/v1/video/uploads, with the extensions creation,
 // creation-with-upload, termination, expiration and checksum (sha1, sha256, md5).
 //
-// The upload id is the session id: creation makes an `uploading` session whose video file
-// (store.videoPath) is written in place. The offset is the length of that file, kept in memory
-// while the process runs and re-read from disk for uploads restored after a restart. PATCH
-// bodies stream to disk with backpressure (the socket is paused while the file catches up); a
-// request that breaks off keeps what reached the disk, so the client resumes at the offset HEAD
+// The upload id is the session id: creation makes an `uploading` session whose video file is
+// written in place through the service's upload store. The offset is the length of that file,
+// kept in memory while the process runs and re-read from disk for uploads restored after a
+// restart; between requests an upload holds no open file. PATCH bodies stream to disk with
+// backpressure (the socket is paused while the file catches up); a request that breaks off, or
+// that hits a disk error, keeps what reached the disk, so the client resumes at the offset HEAD
 // reports — except with Upload-Checksum, where a body that cannot be verified is discarded.
 // One PATCH at a time per upload: a second one gets 423 (tus clients retry after a HEAD).
+// Open uploads are limited (MAX_OPEN_UPLOADS), and an upload that completes while the queue is
+// full has its last request refused with 503 (its bytes are dropped; the client sends them again).
 import { createHash, type Hash } from 'node:crypto';
-import fs from 'node:fs';
 import type { AnalysisType } from '../../engine/types.js';
 import { parseAnalysisType } from '../../engine/params.js';
-import type { VideoService } from '../../streams/service.js';
+import { QueueFullError, type VideoService } from '../../streams/service.js';
 import type { Session } from '../../streams/session.js';
 import { isSessionId } from '../../streams/store.js';
 import { makeAuth } from '../auth.js';
 import type { Config } from '../config.js';
+import { makeOriginPolicy } from '../cors.js';
+import { toHttpError } from '../errors.js';
 import type { Ctx } from '../http.js';
-import { HttpError, readBody, send, sendJson } from '../http.js';
+import { HttpError, pipeBody, send, sendJson } from '../http.js';
 import { sanitizeFilename } from '../multipart.js';
 import type { Handler, Router } from '../router.js';
-import { toHttpError } from './v1.js';
 
 export const TUS_VERSION = '1.0.0';
 export const TUS_EXTENSIONS = 'creation,creation-with-upload,termination,expiration,checksum';
@@ -117,14 +120,16 @@ export function registerTus(router: Router, service: VideoService, config: Confi
     if (gone.size > 10_000) gone.delete(gone.values().next().value!);
   };
 
+  const originAllowed = makeOriginPolicy(config);
+  /** tus headers, and the CORS ones for an allowed browser origin. */
   const corsHeaders = (ctx: Ctx): Record<string, string> => {
     const origin = ctx.headers['origin'];
-    return {
-      'Tus-Resumable': TUS_VERSION,
-      'Access-Control-Allow-Origin': origin || '*',
-      'Access-Control-Expose-Headers': EXPOSE_HEADERS,
-      ...(origin ? { Vary: 'Origin' } : {}),
-    };
+    const headers: Record<string, string> = { 'Tus-Resumable': TUS_VERSION, Vary: 'Origin' };
+    if (origin !== undefined && originAllowed(origin, ctx.headers['host'])) {
+      headers['Access-Control-Allow-Origin'] = origin;
+      headers['Access-Control-Expose-Headers'] = EXPOSE_HEADERS;
+    }
+    return headers;
   };
 
   const expiresAt = (s: Session) => Date.parse(s.state.updatedAt) + expiryMs;
@@ -134,9 +139,7 @@ export function registerTus(router: Router, service: VideoService, config: Confi
   const stateOf = (session: Session): UploadState => {
     let up = uploads.get(session.id);
     if (!up) {
-      const path = service.store.videoPath(session.id);
-      fs.writeFileSync(path, '', { flag: 'a' }); // make sure it exists; keeps what is there
-      up = { session, offset: fs.statSync(path).size, length: session.meta.uploadLength ?? 0, active: null, lastEventAt: 0 };
+      up = { session, offset: service.uploadOffset(session), length: session.meta.uploadLength ?? 0, active: null, lastEventAt: 0 };
       uploads.set(session.id, up);
     }
     return up;
@@ -177,9 +180,6 @@ export function registerTus(router: Router, service: VideoService, config: Confi
     service.cleanup(session.id);
   };
 
-  /** Requests whose body was fully consumed (an error answer can keep the connection open). */
-  const bodyRead = new WeakSet<Ctx>();
-
   const emitProgress = (up: UploadState, received: number, force: boolean) => {
     const now = performance.now();
     if (!force && now - up.lastEventAt < progressIntervalMs) return;
@@ -189,19 +189,18 @@ export function registerTus(router: Router, service: VideoService, config: Confi
 
   /**
    * Streams the request body to the upload's file at its offset. Resolves once the body is on
-   * disk (checksum verified) and the offset moved; rejects with an HttpError to answer. If the
+   * disk (checksum verified) and the offset moved; rejects with the error to answer. If the
    * client goes away, the bytes written so far count (unless a checksum was asked for) and the
    * promise resolves with `aborted`.
    */
   const receive = (ctx: Ctx, up: UploadState, checksum: { algorithm: string; digest: Buffer } | null): Promise<{ aborted: boolean }> =>
     new Promise((resolve, reject) => {
       const start = up.offset;
-      const path = service.store.videoPath(up.session.id);
-      const out = fs.createWriteStream(path, { flags: 'r+', start });
+      const writer = service.appendUpload(up.session, start);
       const hash: Hash | null = checksum ? createHash(checksum.algorithm) : null;
       let received = 0;
       let settled = false;
-      let failure: HttpError | null = null;
+      let failure: unknown = null;
       let aborted = false;
 
       /** Closes the file, then keeps or discards this request's bytes and releases the lock. */
@@ -209,90 +208,96 @@ export function registerTus(router: Router, service: VideoService, config: Confi
         if (settled) return;
         settled = true;
         ctx.onAbort = null;
-        const closed = out.closed ? Promise.resolve() : new Promise<void>((r) => out.once('close', () => r()));
-        if (!out.destroyed && !out.writableEnded) out.end();
-        closed.then(() => {
-          up.active = null;
-          const written = out.bytesWritten;
-          if (keep && !out.errored) {
-            up.offset = start + written;
-          } else {
-            try {
-              fs.truncateSync(path, start);
-            } catch {
-              // the session was removed meanwhile
-            }
+        (keep ? writer.finish() : writer.abort()).then(
+          () => done(keep),
+          (err) => {
+            failure ??= err; // a disk error: what reached the disk still counts, unless it must be verified
+            done(!checksum);
+          },
+        );
+      };
+      const done = (keep: boolean) => {
+        up.active = null;
+        if (keep) up.offset = start + writer.written;
+        else {
+          try {
+            service.truncateUpload(up.session, start);
+          } catch (err) {
+            failure ??= err;
+            uploads.delete(up.session.id); // the offset is read from the disk again next time
           }
-          if (service.get(up.session.id) === up.session) emitProgress(up, up.offset, true);
-          if (failure) reject(failure);
-          else resolve({ aborted });
-        });
+        }
+        if (service.get(up.session.id) === up.session) emitProgress(up, up.offset, true);
+        if (failure) reject(failure);
+        else resolve({ aborted });
       };
 
       up.active = {
+        // Terminated meanwhile: this request is answered 410 (the rest of its body is not stored).
         cancel: () => {
           failure = new HttpError(410, 'gone', 'The upload was terminated');
           settle(false);
-          if (!ctx.aborted) ctx.res.close();
         },
       };
       ctx.onAbort = () => {
         aborted = true;
         settle(!checksum);
       };
-      out.on('error', (err) => {
-        failure = new HttpError(500, 'internal', `Could not store the upload: ${err.message}`);
-        settle(false);
-      });
+      writer.onError(() => settle(true));
 
       if (!hasBody(ctx)) {
         settle(true);
         return;
       }
-      readBody(ctx, (chunk, isLast) => {
-        if (settled) return;
-        if (chunk.byteLength > 0) {
-          if (start + received + chunk.byteLength > up.length) {
-            failure = Object.assign(
-              new HttpError(413, 'too_large', `The body goes past the declared Upload-Length of ${up.length} bytes`),
-              { early: true },
-            );
+      pipeBody(ctx, {
+        write: (buf) => {
+          if (settled) return true;
+          if (start + received + buf.length > up.length) {
+            failure = new HttpError(413, 'too_large', `The body goes past the declared Upload-Length of ${up.length} bytes`);
             settle(false);
-            return;
+            return true;
           }
-          // uWS reuses the chunk's memory after this callback: copy it.
-          const buf = Buffer.from(chunk.slice(0));
           received += buf.length;
           hash?.update(buf);
           emitProgress(up, start + received, false);
-          if (!out.write(buf) && !isLast) {
-            ctx.res.pause();
-            out.once('drain', () => {
-              if (!ctx.aborted && !settled) ctx.res.resume();
-            });
-          }
-        }
-        if (isLast) {
-          bodyRead.add(ctx);
+          return writer.write(buf);
+        },
+        onDrain: (resume) => writer.onceDrain(resume),
+        end: () => {
+          if (settled) return;
           if (hash && !hash.digest().equals(checksum!.digest)) {
             failure = new HttpError(460, 'checksum_mismatch', `The ${checksum!.algorithm} checksum of the body does not match Upload-Checksum`);
             settle(false);
           } else settle(true);
-        }
+        },
       });
     });
 
-  /** After a body: queue the session when the last byte is in. */
-  const afterWrite = async (up: UploadState) => {
+  /**
+   * After a body: queue the session when the last byte is in. If the queue is full, the bytes of
+   * this request are dropped again and QueueFullError (503) goes to the client, which retries.
+   */
+  const afterWrite = async (up: UploadState, requestStart: number) => {
     if (up.offset < up.length || service.get(up.session.id) !== up.session) return;
     uploads.delete(up.session.id);
-    await service.finishUpload(up.session);
+    try {
+      await service.finishUpload(up.session);
+    } catch (err) {
+      if (!(err instanceof QueueFullError)) throw err;
+      service.truncateUpload(up.session, requestStart);
+      up.offset = requestStart;
+      uploads.set(up.session.id, up);
+      emitProgress(up, up.offset, true);
+      throw err;
+    }
   };
 
-  /**
-   * Common checks and headers: auth and Tus-Resumable; errors get the tus/CORS headers and close
-   * the connection when the request body was not read.
-   */
+  /** The queue must have room before the body that would complete an upload is read. */
+  const assertRoomToFinish = (up: UploadState, declared: number | null) => {
+    if (declared !== null && up.offset + declared === up.length) service.assertRoom();
+  };
+
+  /** Common checks and headers: auth and Tus-Resumable; errors get the tus/CORS headers. */
   const tus = (handler: Handler, opts2: { preflight?: boolean } = {}): Handler => {
     return async (ctx) => {
       try {
@@ -305,9 +310,8 @@ export function registerTus(router: Router, service: VideoService, config: Confi
         await handler(ctx);
       } catch (e) {
         const err = toHttpError(e);
-        if (!(err instanceof HttpError)) throw err;
-        const early = Boolean((err as { early?: boolean }).early) || (hasBody(ctx) && !ctx.done && !bodyRead.has(ctx));
-        throw Object.assign(new HttpError(err.status, err.code, err.message, { ...corsHeaders(ctx), ...err.headers }), { early });
+        if (err.status === 500 && err.code === 'internal') throw e; // the router logs it
+        throw new HttpError(err.status, err.code, err.message, { ...corsHeaders(ctx), ...err.headers });
       }
     };
   };
@@ -344,15 +348,11 @@ export function registerTus(router: Router, service: VideoService, config: Confi
     }
     const checksum = withBody ? parseChecksum(ctx.headers['upload-checksum']) : null;
     const meta = parseUploadMetadata(ctx.headers['upload-metadata']);
-    let type: AnalysisType;
-    let params: Record<string, unknown>;
-    try {
-      type = parseAnalysisType(meta.analysis_type || undefined);
-      params = { ...service.validate(type, meta.params || undefined) };
-    } catch (err) {
-      throw toHttpError(err);
-    }
+    const type: AnalysisType = parseAnalysisType(meta.analysis_type || undefined);
+    const params = { ...service.validate(type, meta.params || undefined) };
     const filename = sanitizeFilename(meta.filename ?? meta.name);
+    const declared = withBody && ctx.headers['content-length'] !== undefined ? intHeader(ctx, 'Content-Length') : null;
+    if (declared !== null && declared === length) service.assertRoom();
     const session = service.createUploading({ analysisType: type, params, filename, uploadLength: length });
     const up = stateOf(session);
     const location = `${base}/${session.id}`;
@@ -360,13 +360,14 @@ export function registerTus(router: Router, service: VideoService, config: Confi
     if (withBody) {
       try {
         ({ aborted } = await receive(ctx, up, checksum));
+        await afterWrite(up, 0);
       } catch (err) {
-        // The body was refused (checksum, size): keep nothing of this upload.
+        // The body was refused (checksum, size, disk, a queue that filled meanwhile): keep
+        // nothing of this upload.
         uploads.delete(session.id);
         service.cleanup(session.id);
         throw err;
       }
-      await afterWrite(up);
     }
     if (aborted) return;
     sendJson(
@@ -419,9 +420,11 @@ export function registerTus(router: Router, service: VideoService, config: Confi
     if (declared !== null && offset + declared > up.length) {
       throw new HttpError(413, 'too_large', `The body goes past the declared Upload-Length of ${up.length} bytes`);
     }
+    assertRoomToFinish(up, declared);
     const { aborted } = await receive(ctx, up, checksum);
-    await afterWrite(up);
+    await afterWrite(up, offset);
     if (aborted) return;
+    if (service.get(up.session.id) !== up.session) throw new HttpError(410, 'gone', 'The upload was cancelled or deleted meanwhile');
     send(ctx, 204, '', null, {
       headers: {
         ...corsHeaders(ctx),
@@ -434,10 +437,12 @@ export function registerTus(router: Router, service: VideoService, config: Confi
   // --- termination -------------------------------------------------------------------------
   const terminate: Handler = (ctx) => {
     const id = ctx.params[0];
-    if (!isSessionId(id) || !service.get(id)) {
+    const session = isSessionId(id) ? service.get(id) : undefined;
+    if (!session) {
       if (gone.has(id)) throw new HttpError(410, 'gone', 'The upload expired or was terminated');
       throw new HttpError(404, 'not_found', 'No such upload');
     }
+    if (session.meta.uploadLength == null) throw new HttpError(404, 'not_found', 'This session was not created by a resumable upload');
     uploads.get(id)?.active?.cancel();
     uploads.delete(id);
     service.cleanup(id);

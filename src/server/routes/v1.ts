@@ -1,8 +1,7 @@
 // REST v1: upload, status, results, cancel, cleanup.
-import fs from 'node:fs';
 import { EngineError, type AnalysisType } from '../../engine/types.js';
-import { ParamsError, parseAnalysisType } from '../../engine/params.js';
-import { QueueFullError, type VideoService } from '../../streams/service.js';
+import { parseAnalysisType } from '../../engine/params.js';
+import type { VideoService } from '../../streams/service.js';
 import { isSessionId } from '../../streams/store.js';
 import type { Config } from '../config.js';
 import type { Ctx } from '../http.js';
@@ -11,14 +10,6 @@ import { MULTIPART_MAX_FILE_BYTES, receiveMultipart, type ReceivedFile } from '.
 import type { Router } from '../router.js';
 
 export const notFound = () => new HttpError(404, 'not_found', 'No such session');
-
-/** Maps domain errors to HTTP ones. */
-export function toHttpError(err: unknown): unknown {
-  if (err instanceof ParamsError) return new HttpError(400, 'bad_request', err.message);
-  if (err instanceof QueueFullError) return Object.assign(new HttpError(503, 'busy', err.message, { 'Retry-After': String(err.retryAfterSeconds) }), { early: true });
-  if (err instanceof EngineError && err.code === 'unsupported_media') return new HttpError(415, 'unsupported_media', err.message);
-  return err;
-}
 
 /** Session id from the path, 404 for anything not shaped like one (before any lookup). */
 export function sessionParam(ctx: Ctx): string {
@@ -31,40 +22,37 @@ export function sessionParam(ctx: Ctx): string {
  * Validates fields and probes the received file, then creates and queues its session. The file
  * is deleted on any failure, and nothing is kept if the client went away meanwhile.
  */
-export async function admitUpload(
-  service: VideoService,
-  ctx: Ctx,
-  file: ReceivedFile,
-  type: AnalysisType,
-  rawParams: unknown,
-) {
+export async function admitUpload(service: VideoService, ctx: Ctx, file: ReceivedFile, type: AnalysisType | (() => AnalysisType), rawParams: unknown) {
   try {
-    const params = service.validate(type, rawParams);
-    await service.probe(file.path);
+    const analysisType = typeof type === 'function' ? type() : type;
+    const params = service.validate(analysisType, rawParams);
+    try {
+      await service.probe(file.upload);
+    } catch (err) {
+      if (err instanceof EngineError) throw new HttpError(415, 'unsupported_media', err.message);
+      throw err;
+    }
     if (ctx.aborted) throw new HttpError(400, 'aborted', 'Client went away');
-    return service.createFromFile(file.path, { analysisType: type, params: { ...params }, filename: file.filename });
+    return service.createFromFile(file.upload, { analysisType, params: { ...params }, filename: file.filename });
   } catch (err) {
-    fs.rm(file.path, { force: true }, () => {});
-    if (err instanceof EngineError) throw new HttpError(415, 'unsupported_media', err.message);
-    throw toHttpError(err);
+    await file.upload.discard();
+    throw err;
   }
 }
 
 /**
- * Checks there is room in the queue (503 before reading anything), then receives the multipart
- * body into DATA_DIR/incoming.
+ * Checks there is room in the queue and on the disk (503 or 507 before reading anything), then
+ * receives the multipart body into the upload store.
  */
 export async function receiveUpload(service: VideoService, config: Config, ctx: Ctx, fileFields: string[], textFields: string[] | null) {
-  try {
-    service.assertRoom();
-  } catch (err) {
-    throw toHttpError(err);
-  }
+  service.assertRoom();
+  const declared = Number(ctx.headers['content-length']);
+  service.assertSpace(Number.isFinite(declared) ? declared : null);
   return receiveMultipart(ctx, {
     maxFileBytes: Math.min(config.maxUploadBytes, MULTIPART_MAX_FILE_BYTES),
     fileFields,
     textFields,
-    tempPath: (t) => service.store.journal.incomingPath(t),
+    receive: () => service.receiveFile(),
   });
 }
 
@@ -73,14 +61,7 @@ export function registerV1(router: Router, service: VideoService, config: Config
 
   router.add('post', `${base}/upload`, 'upload', async (ctx) => {
     const { file, fields } = await receiveUpload(service, config, ctx, ['file', 'video'], ['analysis_type', 'params']);
-    let type: AnalysisType;
-    try {
-      type = parseAnalysisType(fields.analysis_type);
-    } catch (err) {
-      fs.rm(file.path, { force: true }, () => {});
-      throw toHttpError(err);
-    }
-    const session = await admitUpload(service, ctx, file, type, fields.params);
+    const session = await admitUpload(service, ctx, file, () => parseAnalysisType(fields.analysis_type), fields.params);
     sendJson(ctx, 202, { sessionId: session.id, status: session.state.status });
   });
 

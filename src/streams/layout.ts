@@ -1,0 +1,43 @@
+// Where everything lives under DATA_DIR. Only the stores (journal, uploads, lock) use these paths:
+//   sessions/<id>/      one folder per session (journal files, result, video)
+//   incoming/<token>.part  multipart uploads still being received
+//   .lock              held by the process that owns DATA_DIR
+import fs from 'node:fs';
+import path from 'node:path';
+
+export class DataLayout {
+  readonly sessionsDir: string;
+  readonly incomingDir: string;
+  readonly lockFile: string;
+
+  constructor(readonly root: string) {
+    this.sessionsDir = path.join(root, 'sessions');
+    this.incomingDir = path.join(root, 'incoming');
+    this.lockFile = path.join(root, '.lock');
+  }
+
+  /**
+   * Creates sessions/ or incoming/ if it is missing (say DATA_DIR was emptied while running),
+   * but never DATA_DIR itself: a missing DATA_DIR may be an unmounted volume, and writing in its
+   * place would put the data on the wrong disk. Throws the filesystem error.
+   */
+  ensure(dir: string): void {
+    try {
+      fs.mkdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+
+  sessionDir(id: string): string {
+    return path.join(this.sessionsDir, id);
+  }
+
+  videoPath(id: string): string {
+    return path.join(this.sessionDir(id), 'video');
+  }
+
+  incomingPath(token: string): string {
+    return path.join(this.incomingDir, `${token}.part`);
+  }
+}
