@@ -40,9 +40,13 @@ export interface ChildServer {
   exited: Promise<number | null>;
 }
 
-/** Runs `npm start`'s entry point as a child process and waits until it listens. */
-export async function spawnServer(env: Record<string, string>): Promise<ChildServer> {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/src/server/main.js')], {
+/**
+ * Runs `npm start`'s entry point as a child process and waits until it listens. `wrap` runs it
+ * under another command (e.g. ['prlimit', '--nofile=64', '--']).
+ */
+export async function spawnServer(env: Record<string, string>, opts: { wrap?: string[] } = {}): Promise<ChildServer> {
+  const argv = [...(opts.wrap ?? []), process.execPath, path.join(ROOT, 'dist/src/server/main.js')];
+  const proc = spawn(argv[0], argv.slice(1), {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -60,7 +64,7 @@ export async function spawnServer(env: Record<string, string>): Promise<ChildSer
       }
     };
     proc.stdout!.on('data', check);
-    proc.on('exit', () => reject(new Error(`server exited:\n${out}`)));
+    proc.on('exit', (code) => reject(Object.assign(new Error(`server exited (${code}):\n${out}`), { exitCode: code })));
   });
   return { url: `http://127.0.0.1:${port}`, port, proc, output: () => out, exited };
 }
