@@ -43,7 +43,23 @@ export interface ServiceHealth {
   status: 'healthy' | 'degraded';
   /** Why it is degraded (one line each). */
   problems: string[];
+  engine: Engine['info'] & { ready: boolean; state: string; detail: string | null };
   storage: StorageHealth;
+  queue: { running: number; queued: number; concurrency: number; queueLimit: number };
+  openUploads: number;
+  sessions: number;
+}
+
+/** Counters and gauges for /metrics. */
+export interface ServiceStats {
+  sessionsByStatus: Record<string, number>;
+  queued: number;
+  running: number;
+  openUploads: number;
+  /** Analyses since start, by outcome. */
+  jobs: Record<string, number>;
+  engineReady: boolean;
+  storageWritable: boolean;
 }
 
 /** What the status endpoint shows of a session. */
@@ -63,6 +79,7 @@ export interface StatusView {
 }
 
 export type CancelOutcome = { ok: true; session: Session } | { ok: false; reason: 'not_found' | 'conflict'; session?: Session };
+
 
 /** An open upload's Retry-After: nothing says when uploads in progress will finish. */
 const OPEN_UPLOADS_RETRY_SECONDS = 30;
@@ -272,19 +289,36 @@ export class VideoService {
     return this.store.remove(id);
   }
 
-  /** Whether the service can do its work now: the engine, and whether DATA_DIR takes writes. */
+  /** Whether the service can do its work now: the engine, DATA_DIR, the queue. */
   health(): ServiceHealth {
     const problems: string[] = [];
     const engine = this.engine.health();
     if (engine.state === 'degraded') problems.push(`engine: ${engine.detail ?? 'degraded'}`);
     const storage = this.uploads.checkHealth();
     if (storage.problem) problems.push(`storage: ${storage.problem}`);
-    return { status: problems.length ? 'degraded' : 'healthy', problems, storage };
+    return {
+      status: problems.length ? 'degraded' : 'healthy',
+      problems,
+      engine: { ...this.engine.info, ready: engine.ready, state: engine.state, detail: engine.detail ?? null },
+      storage,
+      queue: { running: this.scheduler.active, queued: this.scheduler.queued, ...this.scheduler.limits },
+      openUploads: this.openUploads.size,
+      sessions: this.store.size,
+    };
   }
 
-  /** Resumable uploads open now. */
-  get openUploadCount(): number {
-    return this.openUploads.size;
+  stats(): ServiceStats {
+    const sessionsByStatus: Record<string, number> = { uploading: 0, pending: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 };
+    for (const s of this.store.all()) sessionsByStatus[s.state.status]++;
+    return {
+      sessionsByStatus,
+      queued: this.scheduler.queued,
+      running: this.scheduler.active,
+      openUploads: this.openUploads.size,
+      jobs: { ...this.scheduler.stats },
+      engineReady: this.engine.health().ready,
+      storageWritable: this.uploads.checkHealth().writable,
+    };
   }
 
   private trackUpload(session: Session): void {
@@ -329,12 +363,6 @@ export class VideoService {
       }
     }
     return expired.length;
-  }
-
-  counts(): Record<string, number> {
-    const counts: Record<string, number> = { uploading: 0, pending: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 };
-    for (const s of this.store.all()) counts[s.state.status]++;
-    return counts;
   }
 
   /** Stops accepting, marks running work interrupted, flushes the journal. */

@@ -8,16 +8,15 @@ const startedAt = Date.now();
 
 export function registerOps(router: Router, service: VideoService, metrics: Metrics): void {
   const health: Handler = (ctx) => {
-    const engine = service.engine.health();
-    const overall = service.health();
+    const h = service.health();
     sendJson(ctx, 200, {
-      status: overall.status,
-      problems: overall.problems,
-      engine: { ...service.engine.info, ready: engine.ready, state: engine.state, detail: engine.detail ?? null },
-      storage: { writable: overall.storage.writable, free_bytes: overall.storage.freeBytes },
-      queue: { running: service.scheduler.active, queued: service.scheduler.queued, ...service.scheduler.limits },
-      uploads: { open: service.openUploadCount },
-      sessions: service.store.size,
+      status: h.status,
+      problems: h.problems,
+      engine: h.engine,
+      storage: { writable: h.storage.writable, free_bytes: h.storage.freeBytes },
+      queue: h.queue,
+      uploads: { open: h.openUploads },
+      sessions: h.sessions,
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
     });
   };
@@ -26,18 +25,20 @@ export function registerOps(router: Router, service: VideoService, metrics: Metr
   router.add('head', '/health', 'health', health, { auth: false });
 
   router.add('get', '/metrics', 'metrics', (ctx) => {
-    const health = service.engine.health();
+    const st = service.stats();
     const gauges = [
-      ...Object.entries(service.counts()).map(([status, value]) => ({
+      ...Object.entries(st.sessionsByStatus).map(([status, value]) => ({
         name: 'video_sessions',
         help: 'Sessions held, by status.',
         labels: { status },
         value,
       })),
-      { name: 'video_queue_depth', help: 'Sessions waiting for an engine slot.', value: service.scheduler.queued },
-      { name: 'video_jobs_running', help: 'Analyses running now.', value: service.scheduler.active },
-      { name: 'video_engine_ready', help: '1 when the engine is ready.', value: health.ready ? 1 : 0 },
-      ...Object.entries(service.scheduler.stats).map(([outcome, value]) => ({
+      { name: 'video_queue_depth', help: 'Sessions waiting for an engine slot.', value: st.queued },
+      { name: 'video_jobs_running', help: 'Analyses running now.', value: st.running },
+      { name: 'video_uploads_open', help: 'Resumable uploads created and not finished.', value: st.openUploads },
+      { name: 'video_engine_ready', help: '1 when the engine is ready.', value: st.engineReady ? 1 : 0 },
+      { name: 'video_storage_writable', help: '1 when DATA_DIR takes writes.', value: st.storageWritable ? 1 : 0 },
+      ...Object.entries(st.jobs).map(([outcome, value]) => ({
         name: 'video_jobs_total',
         help: 'Analyses since start, by outcome.',
         labels: { outcome },
