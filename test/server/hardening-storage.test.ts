@@ -166,6 +166,7 @@ test('read-only DATA_DIR: /health says degraded with the reason, writes get stor
     assert.match(health.body.problems.join(' '), /permission denied|read-only/);
     assert.is(health.body.storage.writable, false);
     assertNoPath(health.body, root);
+    assert.match((await getJson(`${srv.url}/metrics`)).body, /^video_storage_writable 0$/m);
 
     const up = await upload(`${srv.url}/api/v1/video/upload`, video);
     assert.is(up.status, 500);
@@ -182,6 +183,7 @@ test('read-only DATA_DIR: /health says degraded with the reason, writes get stor
 
     setWritable(true);
     assert.is((await getJson(`${srv.url}/health`)).body.status, 'healthy');
+    assert.match((await getJson(`${srv.url}/metrics`)).body, /^video_storage_writable 1$/m);
     await assertWorks(srv);
   } finally {
     srv.proc.kill('SIGKILL');
