@@ -12,7 +12,7 @@ import { registerLegacy } from './routes/legacy.js';
 import { registerOps } from './routes/ops.js';
 import { registerSse } from './routes/sse.js';
 import { registerStatic } from './routes/static.js';
-import { registerTus } from './routes/tus.js';
+import { registerTus } from './routes/tus/index.js';
 import { registerV1 } from './routes/v1.js';
 import { registerWs } from './ws.js';
 
