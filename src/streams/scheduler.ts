@@ -1,92 +1,59 @@
-// Runs sessions on the engine with bounded concurrency and a bounded FIFO queue, turning engine
-// events into session events.
+// Runs the jobs of a JobQueue on the engine, up to `concurrency` at once, turning engine events
+// into session events. A job cancelled through the queue (from wherever the cancel came in)
+// stops here.
 import type { Subscription } from 'rxjs';
 import type { AnalysisJob, AnalysisRequest, AnalysisResult, Engine, EngineEvent } from '../engine/types.js';
 import { EngineError } from '../engine/types.js';
+import type { JobLease, JobQueue } from './job-queue.js';
 import type { Session } from './session.js';
 import { StorageError } from './storage.js';
-import type { SessionStore } from './store.js';
-import type { UploadStore } from './uploads.js';
-
-export class QueueFullError extends Error {
-  constructor(readonly retryAfterSeconds: number) {
-    super('The analysis queue is full; try again later.');
-  }
-}
+import type { SessionStore, UploadStore } from './stores.js';
 
 export interface SchedulerOptions {
   concurrency: number;
-  queueLimit: number;
   /** Minimum time between stored progress events of one session, unless something else changed. */
   progressIntervalMs?: number;
 }
 
 interface Running {
   session: Session;
+  lease: JobLease;
   job: AnalysisJob;
   sub: Subscription;
   startedAt: number;
 }
 
 export class Scheduler {
-  private readonly queue: Session[] = [];
   private readonly running = new Map<string, Running>();
   private readonly progressIntervalMs: number;
   private accepting = true;
-  /** Moving mean of the run time of finished jobs, for Retry-After; null until one finished. */
-  private meanRunMs: number | null = null;
   readonly stats = { started: 0, completed: 0, failed: 0, cancelled: 0 };
 
   constructor(
     private readonly engine: Engine,
     private readonly store: SessionStore,
     private readonly uploads: UploadStore,
+    private readonly queue: JobQueue,
     private readonly opts: SchedulerOptions,
   ) {
     this.progressIntervalMs = opts.progressIntervalMs ?? 200;
-  }
-
-  get queued(): number {
-    return this.queue.length;
+    // Start on the next turn, so the caller answers while the session is still `pending`.
+    queue.onReady(() => setImmediate(() => this.pump()));
+    queue.onCancel((id) => this.stopRun(id));
   }
 
   get active(): number {
     return this.running.size;
   }
 
-  get limits() {
-    return { concurrency: this.opts.concurrency, queueLimit: this.opts.queueLimit };
-  }
-
-  /** Whether one more session could be queued now. */
-  hasRoom(): boolean {
-    const freeSlots = Math.max(0, this.opts.concurrency - this.running.size);
-    return this.accepting && this.queue.length < this.opts.queueLimit + freeSlots;
-  }
-
-  /**
-   * When a slot is likely to free up: the queue ahead in waves of `concurrency`, each as long as
-   * the measured mean run; before any job finished, as long as the oldest running job has run.
-   */
-  retryAfterSeconds(now = Date.now()): number {
-    const waves = Math.ceil((this.queue.length + 1) / Math.max(1, this.opts.concurrency));
-    let runMs = this.meanRunMs;
-    if (runMs === null) runMs = Math.max(1000, ...[...this.running.values()].map((r) => now - r.startedAt));
-    return Math.max(1, Math.min(600, Math.round((waves * runMs) / 1000)));
-  }
-
   /** Queues a pending session; throws QueueFullError when there is no room. */
   enqueue(session: Session): void {
-    if (!this.hasRoom()) throw new QueueFullError(this.retryAfterSeconds());
-    this.queue.push(session);
-    // Start on the next turn, so the caller answers while the session is still `pending`.
-    setImmediate(() => this.pump());
+    this.queue.enqueue(session.id);
   }
 
   /** Queues without the limit (sessions recovered after a restart were already accepted). */
   enqueueRecovered(session: Session): void {
-    this.queue.push(session);
-    setImmediate(() => this.pump());
+    this.queue.enqueue(session.id, { limit: false });
   }
 
   /** Stops a queued or running session; the session is marked cancelled. */
@@ -97,35 +64,44 @@ export class Scheduler {
 
   /** Stops work on a session without changing its state (cleanup, expiry, shutdown). */
   stop(session: Session): void {
-    const i = this.queue.indexOf(session);
-    if (i >= 0) this.queue.splice(i, 1);
-    const run = this.running.get(session.id);
-    if (run) {
-      this.running.delete(session.id);
-      run.sub.unsubscribe();
-      run.job.cancel();
-      this.pump();
-    }
+    this.queue.cancel(session.id);
+    this.stopRun(session.id);
   }
 
-  /** Refuses new work and stops running jobs (shutdown). Returns the sessions that were running. */
+  /**
+   * Refuses new work and stops running jobs, giving them back to the queue (shutdown). Returns
+   * the sessions that were running.
+   */
   shutdown(): Session[] {
     this.accepting = false;
-    const stopped = [...this.running.values()].map((r) => r.session);
-    for (const s of stopped) this.stop(s);
-    this.queue.length = 0;
-    return stopped;
+    const stopped = [...this.running.values()];
+    for (const run of stopped) {
+      this.queue.release(run.lease);
+      this.stopRun(run.session.id);
+    }
+    return stopped.map((r) => r.session);
+  }
+
+  private stopRun(id: string): void {
+    const run = this.running.get(id);
+    if (!run) return;
+    this.running.delete(id);
+    run.sub.unsubscribe();
+    run.job.cancel();
+    this.pump();
   }
 
   private pump(): void {
-    while (this.accepting && this.running.size < this.opts.concurrency && this.queue.length > 0) {
-      const session = this.queue.shift()!;
-      if (session.terminal) continue;
-      this.start(session);
+    while (this.accepting && this.running.size < this.opts.concurrency) {
+      const lease = this.queue.take();
+      if (!lease) return;
+      const session = this.store.get(lease.sessionId);
+      if (!session || session.terminal) this.queue.cancel(lease.sessionId);
+      else this.start(session, lease);
     }
   }
 
-  private start(session: Session): void {
+  private start(session: Session, lease: JobLease): void {
     const request = {
       type: session.meta.analysisType,
       file: this.uploads.videoPath(session.id),
@@ -136,13 +112,14 @@ export class Scheduler {
     try {
       job = this.engine.analyze(request);
     } catch (err) {
+      this.queue.complete(lease, 0);
       this.fail(session, err);
       return;
     }
     this.stats.started++;
     const startedAt = Date.now();
     const sub = job.events.subscribe({ next: progressWriter(session, this.progressIntervalMs), error: () => {} });
-    this.running.set(session.id, { session, job, sub, startedAt });
+    this.running.set(session.id, { session, lease, job, sub, startedAt });
     job.result.then(
       (result) => {
         if (!this.finish(session, startedAt)) return;
@@ -170,8 +147,7 @@ export class Scheduler {
     if (!run || run.startedAt !== startedAt) return false;
     this.running.delete(session.id);
     run.sub.unsubscribe();
-    const ran = Date.now() - startedAt;
-    this.meanRunMs = this.meanRunMs === null ? ran : 0.8 * this.meanRunMs + 0.2 * ran;
+    this.queue.complete(run.lease, Date.now() - startedAt);
     queueMicrotask(() => this.pump());
     return true;
   }

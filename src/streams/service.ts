@@ -8,26 +8,19 @@ import type { SessionState } from './events.js';
 import { isTerminal } from './events.js';
 import type { FileWriter } from './file-writer.js';
 import { DataLayout } from './layout.js';
-import { QueueFullError, Scheduler } from './scheduler.js';
+import { QueueFullError, UploadLimitError } from './errors.js';
+import { LocalJobQueue, type JobQueue } from './job-queue.js';
+import { Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
 import { StorageError } from './storage.js';
-import { SessionStore, type RecoveryReport } from './store.js';
-import { UploadStore, type IncomingUpload, type StorageHealth } from './uploads.js';
+import { JournalSessionStore } from './store.js';
+import type { IncomingUpload, RecoveryReport, SessionStore, StorageHealth, UploadStore } from './stores.js';
+import { FileUploadStore } from './uploads.js';
 
-export { QueueFullError } from './scheduler.js';
+export { QueueFullError, UploadLimitError } from './errors.js';
 export { DataDirInUseError } from './data-dir-lock.js';
 export { StorageError } from './storage.js';
-export type { IncomingUpload } from './uploads.js';
-
-/** Too many resumable uploads are open (created, not finished). */
-export class UploadLimitError extends Error {
-  constructor(
-    readonly limit: number,
-    readonly retryAfterSeconds: number,
-  ) {
-    super(`Too many uploads are in progress (${limit}); try again later.`);
-  }
-}
+export type { IncomingUpload } from './stores.js';
 
 export interface ServiceOptions {
   dataDir: string;
@@ -87,6 +80,7 @@ const OPEN_UPLOADS_RETRY_SECONDS = 30;
 export class VideoService {
   readonly store: SessionStore;
   readonly scheduler: Scheduler;
+  private readonly queue: JobQueue;
   private readonly layout: DataLayout;
   private readonly uploads: UploadStore;
   private lock: DataDirLock | null = null;
@@ -102,10 +96,11 @@ export class VideoService {
     private readonly opts: ServiceOptions,
   ) {
     this.layout = new DataLayout(opts.dataDir);
-    this.uploads = new UploadStore(this.layout);
-    this.store = new SessionStore(this.layout);
+    this.uploads = new FileUploadStore(this.layout);
+    this.store = new JournalSessionStore(this.layout);
     this.store.onPersistFailure = (session, err) => this.storageFailed(session, err);
-    this.scheduler = new Scheduler(engine, this.store, this.uploads, { concurrency: opts.concurrency, queueLimit: opts.queueLimit });
+    this.queue = new LocalJobQueue({ concurrency: opts.concurrency, queueLimit: opts.queueLimit });
+    this.scheduler = new Scheduler(engine, this.store, this.uploads, this.queue, { concurrency: opts.concurrency });
   }
 
   /**
@@ -136,7 +131,7 @@ export class VideoService {
 
   /** Throws QueueFullError when a new session could not be queued now. */
   assertRoom(): void {
-    if (!this.scheduler.hasRoom()) throw new QueueFullError(this.scheduler.retryAfterSeconds());
+    if (!this.queue.hasRoom()) throw new QueueFullError(this.queue.retryAfterSeconds());
   }
 
   /**
@@ -301,7 +296,7 @@ export class VideoService {
       problems,
       engine: { ...this.engine.info, ready: engine.ready, state: engine.state, detail: engine.detail ?? null },
       storage,
-      queue: { running: this.scheduler.active, queued: this.scheduler.queued, ...this.scheduler.limits },
+      queue: { running: this.scheduler.active, queued: this.queue.depth, concurrency: this.opts.concurrency, queueLimit: this.opts.queueLimit },
       openUploads: this.openUploads.size,
       sessions: this.store.size,
     };
@@ -312,7 +307,7 @@ export class VideoService {
     for (const s of this.store.all()) sessionsByStatus[s.state.status]++;
     return {
       sessionsByStatus,
-      queued: this.scheduler.queued,
+      queued: this.queue.depth,
       running: this.scheduler.active,
       openUploads: this.openUploads.size,
       jobs: { ...this.scheduler.stats },

@@ -1,46 +1,23 @@
 // All sessions, in memory and in the journal: create, look up, remove, recover, expire.
 import { nanoid } from 'nanoid';
-import type { AnalysisKind, SessionEvent, SessionMeta, SessionStatus } from './events.js';
+import type { SessionEvent, SessionMeta, SessionStatus } from './events.js';
 import { Journal } from './journal.js';
 import type { DataLayout } from './layout.js';
 import { Session } from './session.js';
 import { TERMINAL_EVENTS } from './events.js';
 import type { StorageError } from './storage.js';
+import type { NewSession, RecoveryReport, SessionStore } from './stores.js';
 
 /** nanoid's default alphabet and length: 21 URL-safe characters. */
 export const SESSION_ID_RE = /^[A-Za-z0-9_-]{21}$/;
 export const isSessionId = (s: string) => SESSION_ID_RE.test(s);
 
-export interface NewSession {
-  analysisType: AnalysisKind;
-  params: Record<string, unknown>;
-  filename: string | null;
-  uploadLength?: number | null;
-  /** Use this id (e.g. generated before the upload finished); defaults to a new nanoid. */
-  sessionId?: string;
-}
-
-export interface RecoveryReport {
-  restored: number;
-  /** Sessions that were queued and never started: they can run now. */
-  requeue: Session[];
-  /** Sessions that were processing when the process died, now failed with `interrupted`. */
-  interrupted: number;
-  /** Resumable uploads still in progress. */
-  uploading: Session[];
-}
-
-/**
- * Told (once per session, on a later turn) that an event of a session could not be journaled.
- * The event still reaches live followers; the session should fail with `storage_error`.
- */
-export type PersistFailureHandler = (session: Session, err: StorageError) => void;
-
-export class SessionStore {
+/** Sessions journaled as JSONL files under DATA_DIR/sessions (journal.ts). */
+export class JournalSessionStore implements SessionStore {
   private readonly journal: Journal;
   private readonly sessions = new Map<string, Session>();
   private readonly persistFailed = new Set<string>();
-  onPersistFailure: PersistFailureHandler = () => {};
+  onPersistFailure: SessionStore['onPersistFailure'] = () => {};
 
   constructor(layout: DataLayout) {
     this.journal = new Journal(layout);

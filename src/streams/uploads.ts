@@ -8,9 +8,10 @@ import { nanoid } from 'nanoid';
 import { FileWriter } from './file-writer.js';
 import type { DataLayout } from './layout.js';
 import { storageError, type StorageError } from './storage.js';
+import type { IncomingUpload, StorageHealth, UploadStore } from './stores.js';
 
-/** A multipart upload being received: write its bytes, then adopt it into a session or discard it. */
-export class IncomingUpload {
+/** A multipart upload being received into DATA_DIR/incoming: written, then adopted by a session or discarded. */
+export class IncomingFile implements IncomingUpload {
   readonly writer: FileWriter;
 
   constructor(
@@ -27,19 +28,10 @@ export class IncomingUpload {
   }
 }
 
-export interface StorageHealth {
-  writable: boolean;
-  freeBytes: number | null;
-  /** Why it is not healthy, for /health. */
-  problem: string | null;
-  /** Why it is not writable. */
-  error: StorageError | null;
-}
-
 /** Below this much free space DATA_DIR is reported as degraded. */
 const LOW_SPACE_BYTES = 64 * 1024 * 1024;
 
-export class UploadStore {
+export class FileUploadStore implements UploadStore {
   private health: { at: number; value: StorageHealth } | null = null;
 
   constructor(private readonly layout: DataLayout) {}
@@ -51,7 +43,7 @@ export class UploadStore {
     } catch {
       // reported by the writer's open, with the same cause
     }
-    return new IncomingUpload(this.layout.incomingPath(nanoid()));
+    return new IncomingFile(this.layout.incomingPath(nanoid()));
   }
 
   /** Moves a fully received upload into its session's folder. */

@@ -6,10 +6,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { SessionEvent } from '../../src/streams/events.js';
 import { DataLayout } from '../../src/streams/layout.js';
-import { SessionStore } from '../../src/streams/store.js';
+import { JournalSessionStore } from '../../src/streams/store.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'vas-store-'));
-const storeAt = (dir: string) => new SessionStore(new DataLayout(dir));
+const storeAt = (dir: string) => new JournalSessionStore(new DataLayout(dir));
 const spec = { analysisType: 'highlights' as const, params: { min_significance: 6 }, filename: 'a.mp4' };
 
 test('seq numbers start at 1 and have no gaps; state is the fold of the log', () => {

@@ -1,0 +1,93 @@
+// The boundaries the service's state goes through, so that a second implementation (a shared
+// store for several nodes) can stand in for today's: sessions and their event logs
+// (JournalSessionStore: JSONL journals under DATA_DIR), uploads (FileUploadStore: files under
+// DATA_DIR) and the job queue (job-queue.ts: LocalJobQueue).
+import type { FileWriter } from './file-writer.js';
+import type { AnalysisKind, SessionStatus } from './events.js';
+import type { Session } from './session.js';
+import type { StorageError } from './storage.js';
+
+export interface NewSession {
+  analysisType: AnalysisKind;
+  params: Record<string, unknown>;
+  filename: string | null;
+  uploadLength?: number | null;
+  /** Use this id (e.g. generated before the upload finished); defaults to a new nanoid. */
+  sessionId?: string;
+}
+
+export interface RecoveryReport {
+  restored: number;
+  /** Sessions that were queued and never started: they can run now. */
+  requeue: Session[];
+  /** Sessions that were processing when the process died, now failed with `interrupted`. */
+  interrupted: number;
+  /** Resumable uploads still in progress. */
+  uploading: Session[];
+}
+
+/**
+ * Sessions and their append-only event logs. A Session appends, replays (history from a seq) and
+ * follows live (eventsSince); the store persists every event before followers see it.
+ */
+export interface SessionStore {
+  /** Creates a session whose log starts with its status. Throws a StorageError. */
+  create(spec: NewSession, status: SessionStatus): Session;
+  get(id: string): Session | undefined;
+  all(): IterableIterator<Session>;
+  readonly size: number;
+  /** Deletes the session's files and forgets it. Throws a StorageError (and keeps it) when the files stay. */
+  remove(id: string): boolean;
+  /** Stores the final result, before the `completed` event. Throws a StorageError. */
+  writeResult(id: string, result: unknown): void;
+  /** The stored result as JSON text, or null. */
+  resultText(id: string): string | null;
+  /** Loads what was stored, after a start. */
+  recover(): RecoveryReport;
+  /** Sessions whose last activity is older than ttlMs. */
+  expired(now: number, ttlMs: number): Session[];
+  close(): void;
+  /** Told (once per session, on a later turn) that an event could not be stored. */
+  onPersistFailure: (session: Session, err: StorageError) => void;
+}
+
+/** A multipart upload being received. */
+export interface IncomingUpload {
+  readonly writer: FileWriter;
+  /** For the engine's probe; never shown to clients. */
+  readonly path: string;
+  /** Stops writing and deletes what was written. Never rejects. */
+  discard(): Promise<void>;
+}
+
+export interface StorageHealth {
+  writable: boolean;
+  freeBytes: number | null;
+  /** Why it is not healthy, for /health. */
+  problem: string | null;
+  /** Why it is not writable. */
+  error: StorageError | null;
+}
+
+/** Every file of an upload. Failures are StorageErrors, whose messages never carry a path. */
+export interface UploadStore {
+  /** Starts receiving a multipart upload. */
+  receive(): IncomingUpload;
+  /** Moves a fully received upload into its session. */
+  adopt(incoming: IncomingUpload, sessionId: string): void;
+  /** Creates the empty file of a resumable upload. */
+  createResumable(sessionId: string): void;
+  /** Bytes of a resumable upload stored so far. */
+  offset(sessionId: string): number;
+  /** A writer that continues a resumable upload at `offset`. */
+  appendAt(sessionId: string, offset: number): FileWriter;
+  /** Cuts a resumable upload back to `length` bytes. */
+  truncate(sessionId: string, length: number): void;
+  hasVideo(sessionId: string): boolean;
+  /** The video of a session, for the engine. */
+  videoPath(sessionId: string): string;
+  /** Removes leftovers of uploads in flight when the process died. */
+  clearIncoming(): void;
+  /** Whether uploads can be stored now. */
+  checkHealth(now?: number): StorageHealth;
+}
