@@ -35,6 +35,9 @@ interface StepResult {
   /** CPU of this process (server and producer) and of the follower processes, per wall second. */
   serverCores: number;
   followerCores: number;
+  /** CPU seconds over the step (its grace period included). */
+  serverCpuS: number;
+  followerCpuS: number;
   failed: string | null;
 }
 
@@ -105,7 +108,8 @@ class Followers {
     await sleep(graceMs);
     const wall = (performance.now() - t0) / 1000;
     const s = process.cpuUsage(s0);
-    const followerCores = (this.cpu() - f0) / wall;
+    const followerCpuS = this.cpu() - f0;
+    const serverCpuS = (s.user + s.system) / 1e6;
     for (const c of this.children) c.send(`STEP ${step} ${n}`);
     const results = await Promise.all(this.children.map((c) => c.message('RESULT', 60_000)));
     const hist = new Map<number, number>();
@@ -129,8 +133,10 @@ class Followers {
       rate, events: n, spanS, delivered, lost, dropped, p99, failed,
       p50: percentileOf(hist, delivered, 50, binMs),
       max: Math.max(...[...hist.keys()].map((b) => (b + 1) * binMs)),
-      serverCores: (s.user + s.system) / 1e6 / wall,
-      followerCores,
+      serverCores: serverCpuS / wall,
+      followerCores: followerCpuS / wall,
+      serverCpuS,
+      followerCpuS,
     };
   }
 
@@ -250,6 +256,7 @@ export async function run({ quick, log }: BenchOptions): Promise<Row[]> {
     r.best
       ? `${r.best.rate} events/s (p99 ${r.best.p99.toFixed(1)} ms; server ${r.best.serverCores.toFixed(2)} cores, followers ${r.best.followerCores.toFixed(2)})`
       : 'no step passed';
+  const usPerDelivery = (r: StepResult, who: 'serverCpuS' | 'followerCpuS' = 'serverCpuS') => (r[who] * 1e6) / r.delivered;
   const stop = (r: SideResult) => (r.failedAt ? `${r.failedAt.rate} events/s: ${r.failedAt.failed}` : `none up to ${ramp.maxRate} events/s`);
   return [
     {
@@ -260,6 +267,10 @@ export async function run({ quick, log }: BenchOptions): Promise<Row[]> {
     {
       bench: 'fanout', metric: `events lost at ${fixed.rate} events/s (all followers)`, unit: 'events', value: oursFixed.lost, baseline, baselineValue: peerFixed.lost, better: 'lower',
       note: `followers dropped by the server: ours ${oursFixed.dropped}, socket.io ${peerFixed.dropped}`,
+    },
+    {
+      bench: 'fanout', metric: `server CPU per delivery at ${fixed.rate} events/s`, unit: 'µs', value: usPerDelivery(oursFixed), baseline, baselineValue: usPerDelivery(peerFixed), better: 'lower',
+      note: `CPU of the server's process (producer included) over the run / deliveries; followers used ${usPerDelivery(oursFixed, 'followerCpuS').toFixed(1)} µs per delivery on our side, ${usPerDelivery(peerFixed, 'followerCpuS').toFixed(1)} on socket.io's`,
     },
     {
       bench: 'fanout', metric: `highest sustained deliveries (p99 ≤ ${P99_LIMIT_MS} ms, none lost, ${followers} followers)`, unit: 'deliveries/s', value: peak(ours), baseline, baselineValue: peak(peer), better: 'higher',
