@@ -1,7 +1,7 @@
 // The suite's entry for SmolVLM2 at the 256M dimensions (random weights): calls
 // benchSmolVLM() of bench/smolvlm.ts and sets each figure next to its bound from the same run
 // (FLOPs at the best measured matmul rate; decoding also against reading every weight once per
-// token at the measured memory bandwidth), the peak resident memory of a segment, and where the
+// token at the measured memory bandwidth; the fastest of 2 segments per stage), the peak resident memory of a segment, and where the
 // vision encoder's and the prefill's time goes (matmuls, attention, GELU / SwiGLU, norms), each
 // part next to its own bound. --quick: 1 frame, 4 tokens.
 import type { BenchOptions, Row } from './report.js';
@@ -10,7 +10,7 @@ import { benchSmolVLM } from './smolvlm.js';
 export async function run({ quick, log }: BenchOptions): Promise<Row[]> {
   const frames = quick ? 1 : 8;
   const tokens = quick ? 4 : 32;
-  const r = await benchSmolVLM({ frames, decodeTokens: tokens, log });
+  const r = await benchSmolVLM({ frames, decodeTokens: tokens, runs: quick ? 1 : 2, log });
   const s = r.segment;
   const b = r.bounds;
   const seg = `${frames} frame${frames > 1 ? 's' : ''} ${s.imageSize}px, ${s.promptTokens} prompt + ${tokens} new tokens`;
