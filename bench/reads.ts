@@ -1,15 +1,17 @@
 // Reads of status and results at fixed concurrency: the real server (uWS + router + session
 // store) against a bare uWS handler returning the same bytes (the ceiling) and the same
 // endpoints on Fastify and node:http (the peers), which serialise the same session from the
-// same store on every request, as the real route does. autocannon runs in a child process.
+// same store on every request, as the real route does. wrk drives the load: one wrk thread on
+// one core, the server (single-threaded, in this process) on the other, so the server is the
+// limit; its CPU use during each run is reported to show it.
 import http from 'node:http';
-import { join } from 'node:path';
 import Fastify from 'fastify';
 import uWS from 'uWebSockets.js';
 import { isSessionId } from '../src/streams/store.js';
 import type { VideoService } from '../src/streams/service.js';
-import type { BenchOptions, Row } from './report.js';
-import { BENCH_DIST, startBenchServer, startChild, testClip, uploadFile, waitStatus } from './util.js';
+import { SkipBench, type BenchOptions, type Row } from './report.js';
+import { startBenchServer, testClip, uploadFile, waitStatus } from './util.js';
+import { hasWrk, wrk, type WrkResult } from './wrk.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const STATUS_RE = /^\/api\/v1\/video\/status\/([^/?]+)$/;
@@ -86,15 +88,22 @@ async function nodeHttp(service: VideoService): Promise<Peer> {
   return { name: 'node:http (peer)', port, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-async function load(url: string, connections: number, seconds: number): Promise<any> {
-  const c = startChild(join(BENCH_DIST, 'child', 'load.js'), [JSON.stringify({ url, connections, seconds, warmupSeconds: 1 })]);
-  const r = await c.message('RESULT', (seconds + 30) * 1000);
-  await c.exited;
-  if (r.non2xx || r.errors || r.timeouts) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
-  return r;
+interface Measured extends WrkResult {
+  /** CPU seconds of this process (where every server runs) per wall second of the run. */
+  serverCores: number;
+}
+
+async function load(url: string, connections: number, seconds: number): Promise<Measured> {
+  await wrk({ url, connections, threads: 1, seconds: 1 }); // warm-up (JIT, connection setup)
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const r = await wrk({ url, connections, threads: 1, seconds });
+  const cpu = process.cpuUsage(c0);
+  return { ...r, serverCores: (cpu.user + cpu.system) / 1000 / (performance.now() - t0) };
 }
 
 export async function run({ quick, log }: BenchOptions): Promise<Row[]> {
+  if (!hasWrk()) throw new SkipBench('wrk is not installed (`bash scripts/setup.sh` installs it, or `apt-get install wrk`)');
   const connections = 50;
   const seconds = quick ? 2 : 4;
   const rounds = quick ? 1 : 3;
@@ -120,27 +129,31 @@ export async function run({ quick, log }: BenchOptions): Promise<Row[]> {
     const rows: Row[] = [];
     for (const [endpoint, path] of Object.entries(paths)) {
       const size = Buffer.byteLength(bytes.get(path)!);
-      const best = new Map<string, any>();
+      const best = new Map<string, Measured>();
       for (let round = 0; round < rounds; round++) {
         for (const t of targets) {
           const r = await load(`http://127.0.0.1:${t.port}${path}`, connections, seconds);
-          if (!best.has(t.name) || r.rps > best.get(t.name).rps) best.set(t.name, r);
+          if (r.rps > (best.get(t.name)?.rps ?? -1)) best.set(t.name, r);
         }
       }
-      const ours = best.get('ours');
-      log(`${endpoint} (${size} B) ours: ${ours.rps.toFixed(0)} req/s, p50 ${ours.p50.toFixed(2)} ms, p99 ${ours.p99.toFixed(2)} ms`);
+      const line = (name: string, r: Measured) =>
+        log(`${endpoint} (${size} B) ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, server ${r.serverCores.toFixed(2)} cores`);
+      const ours = best.get('ours')!;
+      line('ours', ours);
+      const metric = (m: string) => `GET ${endpoint} ${m} (${size} B body, c=${connections})`;
       for (const peer of peers) {
-        const r = best.get(peer.name);
-        log(`${endpoint} ${peer.name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`);
-        const metric = (m: string) => `GET ${endpoint} ${m} (${size} B body, c=${connections})`;
+        const r = best.get(peer.name)!;
+        line(peer.name, r);
         rows.push(
-          { bench: 'reads', metric: metric('throughput'), unit: 'req/s', value: ours.rps, baseline: peer.name, baselineValue: r.rps, better: 'higher' },
-          { bench: 'reads', metric: metric('p50 latency'), unit: 'ms', value: ours.p50, baseline: peer.name, baselineValue: r.p50, better: 'lower' },
+          {
+            bench: 'reads', metric: metric('throughput'), unit: 'req/s', value: ours.rps, baseline: peer.name, baselineValue: r.rps, better: 'higher',
+            note: `server CPU during the run: ours ${ours.serverCores.toFixed(2)} cores, ${peer.name} ${r.serverCores.toFixed(2)}`,
+          },
           { bench: 'reads', metric: metric('p99 latency'), unit: 'ms', value: ours.p99, baseline: peer.name, baselineValue: r.p99, better: 'lower' },
         );
       }
     }
-    rows[0].note = `best of ${rounds} interleaved ${seconds}-s rounds per target (after a 1-s warm-up); autocannon in one child process shares the 2 cores with the server, so the ceiling is partly the load generator's`;
+    rows[0].note = `wrk -t1 -c${connections}, best of ${rounds} interleaved ${seconds}-s rounds per target (after a 1-s warm-up); ${rows[0].note}`;
     return rows;
   } finally {
     for (const p of peers) await p.close();

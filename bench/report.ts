@@ -1,7 +1,7 @@
 // Result rows of the benchmark suite and their rendering: every figure stands next to a
 // baseline measured in the same run, with the ratio ours / baseline.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 
 export interface Row {
@@ -24,6 +24,14 @@ export interface BenchOptions {
   log: (line: string) => void;
 }
 
+/** Thrown by a benchmark that cannot run here (a missing tool): reported, not a crash. */
+export class SkipBench extends Error {}
+
+export interface Skip {
+  bench: string;
+  reason: string;
+}
+
 export interface Failure {
   bench: string;
   error: string;
@@ -36,7 +44,10 @@ export interface Report {
   mode: 'quick' | 'full';
   rows: Row[];
   failures: Failure[];
+  skipped: Skip[];
   seconds: Record<string, number>;
+  /** Load average when each benchmark started: what else the machine was doing. */
+  loads: Record<string, string>;
 }
 
 export function ratio(r: Row): number | null {
@@ -47,6 +58,13 @@ export function ratio(r: Row): number | null {
 export function machine(): string {
   const c = cpus();
   return `${c.length} cores (${c[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 1024 ** 3)} GiB, Node ${process.versions.node}`;
+}
+
+/** The 1, 5 and 15 minute load averages, e.g. "0.52 0.31 0.12". */
+export function load(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 }
 
 /** 3 significant digits, no exponent for ordinary magnitudes. */
@@ -77,8 +95,10 @@ export function markdown(rep: Report): string {
   }
   const notes = rep.rows.filter((r) => r.note).map((r) => `- ${r.bench} / ${r.metric} vs ${r.baseline}: ${r.note}`);
   if (notes.length) lines.push('', 'Notes:', '', ...notes);
+  if (rep.skipped.length) lines.push('', 'Skipped:', '', ...rep.skipped.map((s) => `- ${s.bench}: ${s.reason}`));
   if (rep.failures.length) lines.push('', 'Crashed:', '', ...rep.failures.map((f) => `- ${f.bench}: ${f.error.split('\n')[0]}`));
   lines.push('', `Time per benchmark (s): ${Object.entries(rep.seconds).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
+  lines.push('', `Load average (1, 5, 15 min) at the start of each: ${Object.entries(rep.loads).map(([k, v]) => `${k} ${v}`).join('; ')}`);
   return lines.join('\n') + '\n';
 }
 

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machine, markdown, writeReport, type BenchOptions, type Failure, type Report, type Row } from './report.js';
+import { load, machine, markdown, SkipBench, writeReport, type BenchOptions, type Failure, type Report, type Row, type Skip } from './report.js';
 import { ROOT } from './util.js';
 
 type BenchFn = (opts: BenchOptions) => Promise<Row[]>;
@@ -34,8 +34,13 @@ const quick = flag('--quick');
 async function child(name: string, out: string): Promise<void> {
   const { writeFileSync } = await import('node:fs');
   const fn = await BENCHES[name]();
-  const rows = await fn({ quick, log: (l) => console.log(`  [${name}] ${l}`) });
-  writeFileSync(out, JSON.stringify(rows));
+  try {
+    const rows = await fn({ quick, log: (l) => console.log(`  [${name}] ${l}`) });
+    writeFileSync(out, JSON.stringify({ rows }));
+  } catch (err) {
+    if (!(err instanceof SkipBench)) throw err;
+    writeFileSync(out, JSON.stringify({ rows: [], skipped: err.message }));
+  }
 }
 
 function runChild(name: string, out: string, limitMs: number): Promise<{ code: number | null; signal: string | null; timedOut: boolean }> {
@@ -66,18 +71,25 @@ async function main(): Promise<number> {
   const tmp = mkdtempSync(join(tmpdir(), 'vas-bench-run-'));
   const rows: Row[] = [];
   const failures: Failure[] = [];
+  const skipped: Skip[] = [];
+  const loads: Record<string, string> = {};
   const seconds: Record<string, number> = {};
   const limitMs = (quick ? 5 : 20) * 60_000;
   console.log(`benchmarks (${quick ? 'quick' : 'full'}) on ${machine()}; other work on this machine makes the figures noisy`);
   for (const name of names) {
-    console.log(`\n== ${name}`);
+    loads[name] = load();
+    console.log(`\n== ${name} (load average ${loads[name]})`);
     const out = join(tmp, `${name}.json`);
     const t0 = performance.now();
     const r = await runChild(name, out, limitMs);
     seconds[name] = (performance.now() - t0) / 1000;
     if (r.code === 0 && existsSync(out)) {
-      const got = JSON.parse(readFileSync(out, 'utf8')) as Row[];
-      rows.push(...got);
+      const got = JSON.parse(readFileSync(out, 'utf8')) as { rows: Row[]; skipped?: string };
+      rows.push(...got.rows);
+      if (got.skipped) {
+        skipped.push({ bench: name, reason: got.skipped });
+        console.log(`-- ${name} skipped: ${got.skipped}`);
+      }
     } else {
       const why = r.timedOut ? `hung past ${limitMs / 60_000} min` : `exited with ${r.code ?? r.signal}`;
       failures.push({ bench: name, error: why });
@@ -92,6 +104,8 @@ async function main(): Promise<number> {
     mode: quick ? 'quick' : 'full',
     rows,
     failures,
+    skipped,
+    loads,
     seconds,
   };
   const dir = join(ROOT, 'bench', 'results');

@@ -5,15 +5,18 @@
 //   node dist/bench/smolvlm.js [--frames 8] [--tokens 32] [--width 1280] [--height 720] [--json]
 //
 // benchSmolVLM() is exported for a benchmark suite.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { SmolVLMConfig } from '../src/engine/smolvlm/config.js';
 import { generate } from '../src/engine/smolvlm/generate.js';
 import { resizeVideoFrame, toPixelValues, type RgbImage } from '../src/engine/smolvlm/image.js';
-import { fromTyped, mx } from '../src/engine/smolvlm/mlx.js';
+import { attention, fromTyped, linear, mx, type MxArray } from '../src/engine/smolvlm/mlx.js';
 import { SmolVLMModel } from '../src/engine/smolvlm/model.js';
 import { randomWeights, smolvlm2_256mConfig, weightShapes } from '../src/engine/smolvlm/random.js';
+import { swiglu } from '../src/engine/smolvlm/text.js';
+import { gelu } from '../src/engine/smolvlm/vision.js';
 
 export interface SmolVLMBenchOptions {
   /** Frames per segment (default 8). */
@@ -23,6 +26,8 @@ export interface SmolVLMBenchOptions {
   /** Source frame size before preprocessing (default 1280x720). */
   frameWidth?: number;
   frameHeight?: number;
+  /** Segments to run, keeping the fastest of each stage (default 1). */
+  runs?: number;
   /** Text tokens around the frames (system prompt, intro, question; default 80). */
   textTokens?: number;
   config?: SmolVLMConfig;
@@ -33,6 +38,15 @@ export interface SmolVLMBenchOptions {
 export interface MatmulRate {
   m: number; k: number; n: number;
   gflops: number;
+}
+
+/** Time of one kind of operation over a whole stage, next to its bound. */
+export interface Part {
+  name: string;
+  ms: number;
+  /** FLOPs at the peak matmul rate (matmuls, attention) or bytes moved at the measured bandwidth (the rest). */
+  boundMs: number;
+  bound: 'FLOP' | 'memory' | null;
 }
 
 export interface SmolVLMBenchResult {
@@ -59,6 +73,14 @@ export interface SmolVLMBenchResult {
     totalMs: number;
   };
   flops: { visionPerFrame: number; prefill: number; decodePerToken: number };
+  /** Resident memory (bytes): before the segment (model loaded) and the peak during it. */
+  memory: { beforeSegment: number; peakSegment: number; weights: number };
+  /**
+   * Each stage's operations timed one kind at a time at the stage's shapes (all layers); `rest`
+   * is the measured stage time minus their sum (residual adds, reshapes and transposes that
+   * copy, position embeddings, evaluation and memory reclaiming between layers).
+   */
+  breakdown: { vision: Part[]; prefill: Part[] };
   bounds: {
     /** FLOPs / peak matmul rate. */
     visionMsPerFrame: number;
@@ -116,6 +138,88 @@ export function textFlops(c: SmolVLMConfig, n: number, past: number): number {
   const attn = 4 * n * (past + n) * q;
   const mlp = 6 * n * H * t.intermediateSize;
   return t.numLayers * (proj + attn + mlp) + 2 * H * t.vocabSize;
+}
+
+/** Peak resident memory since the last reset (VmHWM) and the current one, in bytes. */
+function residentMemory(): { rss: number; peak: number } {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/** Resets VmHWM to the current RSS (Linux: writing 5 to clear_refs). */
+function resetPeakMemory(): void {
+  writeFileSync('/proc/self/clear_refs', '5');
+}
+
+const rnd = (...shape: number[]): MxArray => {
+  const a = mx.multiply(mx.random.normal(shape), 0.02);
+  mx.eval(a);
+  return a;
+};
+
+/** ms of the fastest of a few evaluations of `op` (inputs already evaluated): robust to a busy machine. */
+function opMs(op: () => MxArray): number {
+  mx.eval(op()); // warm-up
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    mx.eval(op());
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
+/** The vision encoder + connector of one frame, by kind of operation. */
+function visionParts(c: SmolVLMConfig, measuredMs: number, gflops: number, gbps: number): Part[] {
+  const v = c.vision;
+  const T = (v.imageSize / v.patchSize) ** 2, D = v.hiddenSize, I = v.intermediateSize, heads = v.numHeads, hd = D / heads;
+  const flopMs = (f: number) => f / (gflops * 1e6);
+  const byteMs = (b: number) => b / (gbps * 1e6);
+  const x = rnd(1, T, D), wD = rnd(D, D), bD = rnd(D), wI = rnd(I, D), bI = rnd(I), wO = rnd(D, I), h1 = rnd(1, T, I);
+  const patchIn = 3 * v.patchSize ** 2, px = rnd(1, T, patchIn), wP = rnd(D, patchIn);
+  const sf2 = c.scaleFactor ** 2, shuffled = rnd(1, T / sf2, D * sf2), wC = rnd(c.text.hiddenSize, D * sf2);
+  const q = rnd(1, heads, T, hd), k = rnd(1, heads, T, hd), vv = rnd(1, heads, T, hd);
+  const lnW = rnd(D), lnB = rnd(D);
+  const L = v.numLayers;
+  const matmul =
+    L * (4 * opMs(() => linear(x, wD, bD)) + opMs(() => linear(x, wI, bI)) + opMs(() => linear(h1, wO, bD))) +
+    opMs(() => linear(px, wP)) + opMs(() => linear(shuffled, wC));
+  const matmulFlops = L * (2 * T * D * D * 4 + 2 * T * D * I * 2) + 2 * T * patchIn * D + 2 * (T / sf2) * D * sf2 * c.text.hiddenSize;
+  const parts: Part[] = [
+    { name: 'matmuls (linear layers, patch embedding, connector)', ms: matmul, boundMs: flopMs(matmulFlops), bound: 'FLOP' },
+    { name: 'attention (scores, softmax, weighted sum)', ms: L * opMs(() => attention(q, k, vv, 1 / Math.sqrt(hd))), boundMs: flopMs(L * 4 * T * T * D), bound: 'FLOP' },
+    { name: 'GELU', ms: L * opMs(() => gelu(h1, v.hiddenAct)), boundMs: byteMs(L * 2 * 4 * T * I), bound: 'memory' },
+    { name: 'layer norms', ms: (2 * L + 1) * opMs(() => mx.fast.layerNorm(x, lnW, lnB, v.layerNormEps)), boundMs: byteMs((2 * L + 1) * 2 * 4 * T * D), bound: 'memory' },
+  ];
+  return [...parts, { name: 'rest', ms: measuredMs - parts.reduce((a, p) => a + p.ms, 0), boundMs: 0, bound: null }];
+}
+
+/** The decoder over the prompt (prefill), by kind of operation. */
+function prefillParts(c: SmolVLMConfig, n: number, measuredMs: number, gflops: number, gbps: number): Part[] {
+  const t = c.text;
+  const H = t.hiddenSize, I = t.intermediateSize, qd = t.numHeads * t.headDim, kvd = t.numKvHeads * t.headDim;
+  const capacity = Math.ceil(n / 256) * 256; // the KV cache grows in steps of 256 (text.ts)
+  const flopMs = (f: number) => f / (gflops * 1e6);
+  const byteMs = (b: number) => b / (gbps * 1e6);
+  const x = rnd(1, n, H), wq = rnd(qd, H), wkv = rnd(kvd, H), wo = rnd(H, qd), wi = rnd(I, H), wd = rnd(H, I), a = rnd(1, n, qd), g = rnd(1, n, I), u = rnd(1, n, I);
+  const last = rnd(1, 1, H), head = rnd(t.vocabSize, H);
+  const q = rnd(1, t.numHeads, n, t.headDim), K = rnd(1, t.numKvHeads, capacity, t.headDim), V = rnd(1, t.numKvHeads, capacity, t.headDim);
+  const rows = mx.expandDims(mx.arange(0, n, 1, mx.int32), 1);
+  const cols = mx.expandDims(mx.arange(0, capacity, 1, mx.int32), 0);
+  const mask = mx.where(mx.greater(cols, rows), mx.array(-Infinity, mx.float32), mx.array(0, mx.float32));
+  mx.eval(mask);
+  const normW = rnd(H);
+  const L = t.numLayers;
+  const matmul = L * (opMs(() => linear(x, wq)) + 2 * opMs(() => linear(x, wkv)) + opMs(() => linear(a, wo)) + 2 * opMs(() => linear(x, wi)) + opMs(() => linear(g, wd))) + opMs(() => linear(last, head));
+  const matmulFlops = L * (2 * n * H * (qd + 2 * kvd) + 2 * n * qd * H + 6 * n * H * I) + 2 * H * t.vocabSize;
+  const parts: Part[] = [
+    { name: 'matmuls (projections, MLP, lm head)', ms: matmul, boundMs: flopMs(matmulFlops), bound: 'FLOP' },
+    { name: 'attention (causal, grouped heads)', ms: L * opMs(() => attention(q, K, V, 1 / Math.sqrt(t.headDim), mask)), boundMs: flopMs(L * 4 * n * n * qd), bound: 'FLOP' },
+    { name: 'SwiGLU and RoPE', ms: L * (opMs(() => swiglu(g, u)) + opMs(() => mx.fast.rope(q, t.headDim, false, t.ropeTheta, 1, 0)) + opMs(() => mx.fast.rope(K.index(mx.Slice(), mx.Slice(), mx.Slice(0, n)), t.headDim, false, t.ropeTheta, 1, 0))), boundMs: byteMs(L * 4 * (3 * n * I + 2 * n * (qd + kvd))), bound: 'memory' },
+    { name: 'RMS norms', ms: (2 * L + 1) * opMs(() => mx.fast.rmsNorm(x, normW, t.rmsNormEps)), boundMs: byteMs((2 * L + 1) * 2 * 4 * n * H), bound: 'memory' },
+  ];
+  return [...parts, { name: 'rest', ms: measuredMs - parts.reduce((s2, p) => s2 + p.ms, 0), boundMs: 0, bound: null }];
 }
 
 function syntheticFrame(w: number, h: number, k: number): RgbImage {
@@ -199,7 +303,18 @@ export async function benchSmolVLM(opts: SmolVLMBenchOptions = {}): Promise<Smol
   }
 
   log(`segment: ${nFrames} frames ${fw}x${fh} -> ${tile}x${tile}, ${ids.length} prompt tokens, ${nDecode} new tokens...`);
+  const before = residentMemory().rss;
+  resetPeakMemory();
   const r = await runSegment(sources, nDecode);
+  const peak = residentMemory().peak;
+  // more runs: the fastest of each stage (the machine may be shared)
+  for (let i = 1; i < (opts.runs ?? 1); i++) {
+    const again = await runSegment(sources, nDecode);
+    r.pre = Math.min(r.pre, again.pre);
+    r.vision = Math.min(r.vision, again.vision);
+    r.prefill = Math.min(r.prefill, again.prefill);
+    r.decode = Math.min(r.decode, again.decode);
+  }
   const decodeTps = r.generated > 1 ? (r.generated - 1) / (r.decode / 1000) : 0;
 
   const flops = {
@@ -218,6 +333,12 @@ export async function benchSmolVLM(opts: SmolVLMBenchOptions = {}): Promise<Smol
   };
   const decodeBoundTps = Math.min(bounds.decodeTokensPerSecondFlop, bounds.decodeTokensPerSecondMemory);
   bounds.segmentMs = nFrames * bounds.visionMsPerFrame + bounds.prefillMs + (nDecode - 1) * (1000 / decodeBoundTps);
+
+  log('timing the operations one kind at a time...');
+  const breakdown = {
+    vision: visionParts(config, r.vision / nFrames, peakGflops, memoryGBps),
+    prefill: prefillParts(config, ids.length, r.prefill, peakGflops, memoryGBps),
+  };
 
   return {
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', openblasThreads: process.env.OPENBLAS_NUM_THREADS ?? null },
@@ -241,6 +362,8 @@ export async function benchSmolVLM(opts: SmolVLMBenchOptions = {}): Promise<Smol
     },
     flops,
     bounds,
+    memory: { beforeSegment: before, peakSegment: peak, weights: 4 * params.total },
+    breakdown,
   };
 }
 
@@ -258,6 +381,12 @@ export function formatBench(r: SmolVLMBenchResult): string {
     `  prefill     ${f(s.prefillMs).padStart(7)} ms  (FLOP bound ${f(b.prefillMs)} ms = ${f(r.flops.prefill / 1e9, 1)} GFLOP)`,
     `  decode      ${f(s.decodeMs).padStart(7)} ms  (${f(s.decodeTokensPerSecond, 1)} tok/s; bounds: FLOP ${f(b.decodeTokensPerSecondFlop)} tok/s, memory ${f(b.decodeTokensPerSecondMemory, 1)} tok/s)`,
     `  total       ${f(s.totalMs).padStart(7)} ms  (bound ${f(b.segmentMs)} ms)`,
+    `memory: ${f(r.memory.beforeSegment / 2 ** 20)} MiB resident before the segment (f32 weights ${f(r.memory.weights / 2 ** 20)} MiB), peak ${f(r.memory.peakSegment / 2 ** 20)} MiB during it`,
+    ...(['vision', 'prefill'] as const).flatMap((stage) => {
+      const parts = r.breakdown[stage];
+      const total = parts.reduce((a, p) => a + p.ms, 0);
+      return [`${stage}${stage === 'vision' ? ' (per frame)' : ''}:`, ...parts.map((p) => `  ${p.name.padEnd(52)} ${f(p.ms).padStart(6)} ms ${f((100 * p.ms) / total).padStart(3)}%${p.bound ? `  (${p.bound} bound ${f(p.boundMs, 1)} ms)` : ''}`)];
+    }),
   ];
   return lines.join('\n');
 }

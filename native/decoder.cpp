@@ -27,7 +27,13 @@ static CodecContextPtr openCodec(AVStream* stream, int threads, const char* what
 }
 
 VideoDecoder::VideoDecoder(AVStream* stream, const DecoderOptions& options) {
-  ctx_ = openCodec(stream, options.threads, "video");
+  // FFmpeg's frame threads take packets in turn, one each, and every call waits for the oldest
+  // one to finish, so a skipped non-reference frame still holds a slot of the pipeline. With
+  // one frame thread per core, the reference frames of an H.264 stream with B-frames (every
+  // second or third packet) seldom overlap, and two cores did the work of 1.2; three frame
+  // threads per core keep two reference frames in flight (bench/engine.ts: cores used).
+  int threads = options.skipNonRef && options.threads > 1 ? options.threads * 3 : options.threads;
+  ctx_ = openCodec(stream, threads, "video");
   if (options.skipNonRef) ctx_->skip_frame = AVDISCARD_NONREF;
   if (options.skipLoopFilter) ctx_->skip_loop_filter = AVDISCARD_ALL;
 }

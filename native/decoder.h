@@ -10,7 +10,7 @@
 namespace engine {
 
 struct DecoderOptions {
-  int threads = 1;              // FFmpeg frame/slice threads for this decoder
+  int threads = 1;              // cores for this decoder (FFmpeg frame/slice threads, see the constructor)
   bool skipNonRef = false;      // AVDISCARD_NONREF: don't decode frames nothing depends on
   bool skipLoopFilter = false;  // skip the in-loop deblocking filter (cheaper, slightly blockier)
 };

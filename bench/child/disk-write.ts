@@ -1,5 +1,5 @@
-// The ceiling of the ingest benchmark: the same bytes read from the source file and written to
-// a new file with Node streams, in its own process. Prints `RESULT {"seconds":…}`.
+// The no-socket baseline of the ingest benchmark: the same bytes read from the source file and
+// written to a new file with Node streams, in its own process. Prints `RESULT {"seconds":…}`.
 //
 //   node dist/bench/child/disk-write.js <source> <destination>
 import { createReadStream, createWriteStream } from 'node:fs';

@@ -13,7 +13,7 @@ export interface NativeJobOptions {
   sampleFps?: number;
   /** Longest side of the gray analysis frames (default 160). */
   analysisSize?: number;
-  /** Decoder threads (default 2). */
+  /** Cores for the decoder (default 2; FFmpeg frame threads, three per core when non-reference frames are skipped). */
   threads?: number;
   /** Decode the audio track in the baseline pass (default true). */
   measureAudio?: boolean;

@@ -24,7 +24,7 @@ import { defaultSegmentDuration } from './segmentation.js';
 import { WorkoutTracker } from './workout.js';
 
 export interface SignalEngineOptions {
-  /** FFmpeg decoder threads per job (default 2: the service runs on small machines). */
+  /** Cores for the FFmpeg decoder per job (default 2: the service runs on small machines). */
   decoderThreads?: number;
 }
 

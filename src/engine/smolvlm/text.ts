@@ -6,7 +6,7 @@ import { attention, compiledOr, linear, mx, reclaim, type MxArray } from './mlx.
 import type { WeightMap } from './weights.js';
 
 /** silu(gate) * up, fused when mx.compile works. */
-const swiglu = compiledOr(
+export const swiglu = compiledOr(
   (gate: MxArray, up: MxArray) => mx.multiply(mx.multiply(gate, mx.sigmoid(gate)), up),
   () => [mx.array([-2, -0.5, 0, 1, 3]), mx.array([1, 2, -1, 0.5, 2])] as [MxArray, MxArray],
 );
