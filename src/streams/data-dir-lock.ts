@@ -25,8 +25,7 @@ export class DataDirLock {
     }
     if (fd === null) throw new DataDirInUseError(readPid(lockFile));
     try {
-      fs.ftruncateSync(fd, 0);
-      fs.writeSync(fd, `${process.pid}\n`, 0);
+      fs.writeFileSync(lockFile, `${process.pid}\n`);
     } catch {
       // the pid is only for messages; the lock itself is held
     }
