@@ -8,7 +8,7 @@ export const STATUS_TEXT: Record<number, string> = {
   200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 304: 'Not Modified',
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
   409: 'Conflict', 410: 'Gone', 412: 'Precondition Failed', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 423: 'Locked',
-  460: 'Checksum Mismatch', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  460: 'Checksum Mismatch', 500: 'Internal Server Error', 503: 'Service Unavailable', 507: 'Insufficient Storage',
 };
 
 /** An error with the HTTP status and the v1 error code it maps to. */
@@ -49,11 +49,15 @@ export interface Ctx {
   bodyPaused: boolean;
   /** The rest of the body is read and dropped (discardBody). */
   bodyDiscarded: boolean;
+  /** Two Content-Length headers that disagree: the body's framing is ambiguous (answered 400). */
+  conflictingLength: boolean;
 }
 
 export function makeCtx(res: HttpResponse, req: HttpRequest, paramCount: number): Ctx {
   const headers: Record<string, string> = {};
+  let conflictingLength = false;
   req.forEach((k, v) => {
+    if (k === 'content-length' && headers[k] !== undefined && headers[k].trim() !== v.trim()) conflictingLength = true;
     headers[k] = v;
   });
   const params: string[] = [];
@@ -76,6 +80,7 @@ export function makeCtx(res: HttpResponse, req: HttpRequest, paramCount: number)
     onBodyEnd: null,
     bodyPaused: false,
     bodyDiscarded: false,
+    conflictingLength,
   };
   res.onAborted(() => {
     ctx.aborted = true;

@@ -43,7 +43,8 @@ export const MULTIPART_MAX_FILE_BYTES = 999_999_999 - FORM_OVERHEAD;
 export function sanitizeFilename(name: string | undefined | null): string | null {
   if (!name) return null;
   const base = name.split(/[\\/]/).pop() ?? '';
-  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 200);
+  // 200 characters, counted in code points so a name is never cut inside one.
+  const clean = Array.from(base.replace(/[\u0000-\u001f\u007f]/g, '').trim()).slice(0, 200).join('');
   return clean || null;
 }
 
@@ -104,7 +105,7 @@ export function receiveMultipart(ctx: Ctx, opts: MultipartOptions): Promise<Mult
       if (!opts.fileFields.includes(name) || file) {
         deferred ??= file
           ? new HttpError(400, 'bad_request', `Send one video per upload: the form has a second file part ("${name}")`)
-          : new HttpError(400, 'bad_request', `Unexpected file field "${name}"; send the video in the "${fileField}" field`);
+          : new HttpError(400, 'bad_request', `${name ? `Unexpected file field "${name}"` : 'A file part has no field name'}; send the video in the "${fileField}" field`);
         stream.resume();
         return;
       }

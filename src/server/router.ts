@@ -39,6 +39,12 @@ export class Router {
         const httpErr = toHttpError(err);
         afterBody(ctx, (close) => (errors === 'legacy' ? sendDetail : sendError)(ctx, httpErr, { close }));
       };
+      if (ctx.conflictingLength) {
+        // Which length frames the body is ambiguous (request smuggling): never read it.
+        const err = new HttpError(400, 'bad_request', 'The request has conflicting Content-Length headers');
+        (errors === 'legacy' ? sendDetail : sendError)(ctx, err, { close: true });
+        return;
+      }
       if (auth && !this.authorize(ctx, auth === 'query')) {
         fail(new HttpError(401, 'unauthorized', 'Missing or wrong bearer token', { 'WWW-Authenticate': 'Bearer' }));
         return;

@@ -13,7 +13,10 @@ export class DataDirInUseError extends Error {
 }
 
 export class DataDirLock {
-  private constructor(private fd: number | null) {}
+  private constructor(
+    private fd: number | null,
+    private readonly lockFile: string,
+  ) {}
 
   /** Takes the lock or throws DataDirInUseError (held) or a StorageError (cannot write DATA_DIR). */
   static acquire(lockFile: string): DataDirLock {
@@ -29,7 +32,30 @@ export class DataDirLock {
     } catch {
       // the pid is only for messages; the lock itself is held
     }
-    return new DataDirLock(fd);
+    return new DataDirLock(fd, lockFile);
+  }
+
+  /**
+   * Whether the lock file is still the one this process locked. If DATA_DIR was emptied, the
+   * lock is taken again on a new file (false when another process got it first).
+   */
+  verify(): boolean {
+    if (this.fd === null) return false;
+    try {
+      if (fs.fstatSync(this.fd).ino === fs.statSync(this.lockFile).ino) return true;
+    } catch {
+      // gone: take it again below
+    }
+    try {
+      const fd = lockExclusive(this.lockFile);
+      if (fd === null) return false;
+      fs.closeSync(this.fd);
+      this.fd = fd;
+      fs.writeFileSync(this.lockFile, `${process.pid}\n`);
+      return true;
+    } catch {
+      return false; // DATA_DIR itself is missing: reported as a storage problem
+    }
   }
 
   release(): void {

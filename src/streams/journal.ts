@@ -17,16 +17,22 @@ export interface StoredSession {
   events: SessionEvent[];
 }
 
+/** An open journal and the length of its whole lines. */
+interface OpenJournal {
+  fd: number;
+  size: number;
+}
+
 /** Journal files kept open at once; appends to other sessions reopen theirs (LRU). */
 const MAX_OPEN_JOURNALS = 32;
 
 export class Journal {
   /** Open journal files, least recently used first (Map keeps insertion order). */
-  private readonly fds = new Map<string, number>();
+  private readonly files = new Map<string, OpenJournal>();
 
   constructor(private readonly layout: DataLayout) {
     try {
-      fs.mkdirSync(layout.root, { recursive: true });
+      layout.createRoot();
       layout.ensure(layout.sessionsDir);
     } catch (err) {
       throw storageError(err, 'create the data directory');
@@ -45,37 +51,53 @@ export class Journal {
     }
   }
 
-  /** Appends one event; `durable` also flushes it to the disk. Throws a StorageError. */
-  append(id: string, ev: SessionEvent, durable: boolean): void {
+  /**
+   * Appends events (one line each); `durable` also flushes them to the disk. Throws a
+   * StorageError, after cutting the file back to its last whole line: a write that failed half
+   * way (a full disk) must not leave a torn line for later appends to follow.
+   */
+  append(id: string, events: SessionEvent[], durable: boolean): void {
+    let file: OpenJournal | undefined;
     try {
-      const fd = this.fd(id);
-      fs.writeSync(fd, JSON.stringify(ev) + '\n');
-      if (durable) fs.fdatasyncSync(fd);
+      file = this.open(id);
+      const data = Buffer.from(events.map((ev) => JSON.stringify(ev) + '\n').join(''));
+      for (let off = 0; off < data.length; ) off += fs.writeSync(file.fd, data, off, data.length - off, file.size + off);
+      if (durable) fs.fdatasyncSync(file.fd);
+      file.size += data.length;
     } catch (err) {
+      if (file) {
+        try {
+          fs.ftruncateSync(file.fd, file.size);
+        } catch {
+          // recovery stops at a torn line anyway
+        }
+      }
       this.close(id);
       throw storageError(err, 'record the session event');
     }
   }
 
-  private fd(id: string): number {
-    let fd = this.fds.get(id);
-    if (fd !== undefined) {
-      this.fds.delete(id); // move to the most recently used end
+  /** The session's journal file, open for appending (least recently used ones are closed). */
+  private open(id: string): OpenJournal {
+    let file = this.files.get(id);
+    if (file !== undefined) {
+      this.files.delete(id); // move to the most recently used end
     } else {
-      if (this.fds.size >= MAX_OPEN_JOURNALS) this.close(this.fds.keys().next().value!);
-      fd = fs.openSync(path.join(this.layout.sessionDir(id), 'events.jsonl'), 'a');
+      if (this.files.size >= MAX_OPEN_JOURNALS) this.close(this.files.keys().next().value!);
+      const fd = fs.openSync(path.join(this.layout.sessionDir(id), 'events.jsonl'), 'a');
+      file = { fd, size: fs.fstatSync(fd).size };
     }
-    this.fds.set(id, fd);
-    return fd;
+    this.files.set(id, file);
+    return file;
   }
 
   /** Closes the session's journal file (after its terminal event). */
   close(id: string): void {
-    const fd = this.fds.get(id);
-    if (fd !== undefined) {
-      this.fds.delete(id);
+    const file = this.files.get(id);
+    if (file !== undefined) {
+      this.files.delete(id);
       try {
-        fs.closeSync(fd);
+        fs.closeSync(file.fd);
       } catch {
         // nothing left to flush: appends are written synchronously
       }
@@ -129,7 +151,7 @@ export class Journal {
   }
 
   closeAll(): void {
-    for (const id of [...this.fds.keys()]) this.close(id);
+    for (const id of [...this.files.keys()]) this.close(id);
   }
 }
 

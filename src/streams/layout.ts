@@ -29,6 +29,23 @@ export class DataLayout {
     }
   }
 
+  /**
+   * Creates DATA_DIR and its parents at start. (Not fs.mkdirSync's recursive mode: on Node 20 it
+   * loops forever where mkdir fails with ENOENT under an existing parent, as in /proc.)
+   */
+  createRoot(dir = this.root, depth = 0): void {
+    try {
+      fs.mkdirSync(dir);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return;
+      const parent = path.dirname(dir);
+      if (code !== 'ENOENT' || parent === dir || depth > 64) throw err;
+      this.createRoot(parent, depth + 1);
+      fs.mkdirSync(dir);
+    }
+  }
+
   sessionDir(id: string): string {
     return path.join(this.sessionsDir, id);
   }

@@ -118,7 +118,10 @@ export class VideoService {
       throw err;
     }
     for (const s of report.requeue) this.scheduler.enqueueRecovered(s);
-    for (const s of report.uploading) this.trackUpload(s);
+    for (const s of report.uploading) {
+      this.trackUpload(s);
+      this.uploadProgress(s, this.uploads.offset(s.id), s.meta.uploadLength ?? null); // the last upload event may be older than the file
+    }
     this.sweep();
     this.sweepTimer = setInterval(() => this.sweep(), this.opts.sweepIntervalMs ?? 60_000);
     this.sweepTimer.unref();
@@ -291,6 +294,8 @@ export class VideoService {
     if (engine.state === 'degraded') problems.push(`engine: ${engine.detail ?? 'degraded'}`);
     const storage = this.uploads.checkHealth();
     if (storage.problem) problems.push(`storage: ${storage.problem}`);
+    if (storage.writable) this.store.catchUp();
+    if (storage.writable && this.lock && !this.lock.verify()) problems.push('storage: the DATA_DIR lock file was removed or replaced; another process may be using DATA_DIR');
     return {
       status: problems.length ? 'degraded' : 'healthy',
       problems,
@@ -325,12 +330,15 @@ export class VideoService {
     });
   }
 
-  /** A session's events or result could not be stored: it fails with `storage_error`. */
+  /**
+   * A session's event could not be stored. An analysis fails with `storage_error` (its results
+   * could not be stored either); an upload goes on (its events are progress, journaled later,
+   * and its bytes get their own 507 from the upload store).
+   */
   private storageFailed(session: Session, err: StorageError): void {
     console.error(`session ${session.id}: ${err.message}`);
-    if (session.terminal || this.store.get(session.id) !== session) return;
-    if (session.state.status === 'uploading') session.transition('failed', { error: { code: 'storage_error', message: err.message } });
-    else this.scheduler.failStorage(session, err);
+    if (session.terminal || this.store.get(session.id) !== session || session.state.status === 'uploading') return;
+    this.scheduler.failStorage(session, err);
   }
 
   private removeQuietly(id: string): void {
@@ -349,6 +357,7 @@ export class VideoService {
 
   /** Deletes expired sessions; one that cannot be deleted now is tried again at the next sweep. */
   sweep(now = Date.now()): number {
+    this.store.catchUp();
     const expired = this.store.expired(now, this.opts.ttlMs);
     for (const s of expired) {
       try {

@@ -16,7 +16,8 @@ export const isSessionId = (s: string) => SESSION_ID_RE.test(s);
 export class JournalSessionStore implements SessionStore {
   private readonly journal: Journal;
   private readonly sessions = new Map<string, Session>();
-  private readonly persistFailed = new Set<string>();
+  /** Sessions whose journal is behind their log: the seq of the first event it lacks. */
+  private readonly behind = new Map<string, number>();
   onPersistFailure: SessionStore['onPersistFailure'] = () => {};
 
   constructor(layout: DataLayout) {
@@ -53,7 +54,7 @@ export class JournalSessionStore implements SessionStore {
   /** Deletes the session's files and forgets it. Throws a StorageError (and keeps it) when the files stay. */
   remove(id: string): boolean {
     this.journal.remove(id);
-    this.persistFailed.delete(id);
+    this.behind.delete(id);
     return this.sessions.delete(id);
   }
 
@@ -105,15 +106,40 @@ export class JournalSessionStore implements SessionStore {
     this.journal.closeAll();
   }
 
+  /**
+   * Journals an event before followers see it. When that fails (a full disk), the event still
+   * goes out live, the journal is marked behind, and the missed events are written first by the
+   * next append that succeeds (or by catchUp), so the journal never has a gap.
+   */
   private persist(session: Session, ev: SessionEvent): void {
-    const terminal = TERMINAL_EVENTS.has(ev.type);
-    if (this.persistFailed.has(session.id)) return; // a journal with a gap would be refused on recovery
+    const from = this.behind.get(session.id);
+    // seq n is at index n-1; the event being appended is not in the log yet
+    const events = from === undefined ? [ev] : [...session.history(from - 1), ev];
+    this.write(session, events, from ?? ev.seq);
+  }
+
+  private write(session: Session, events: SessionEvent[], firstSeq: number): boolean {
+    const terminal = TERMINAL_EVENTS.has(events[events.length - 1].type);
     try {
-      this.journal.append(session.id, ev, terminal);
+      this.journal.append(session.id, events, terminal);
+      this.behind.delete(session.id);
       if (terminal) this.journal.close(session.id);
+      return true;
     } catch (err) {
-      this.persistFailed.add(session.id);
-      queueMicrotask(() => this.onPersistFailure(session, err as StorageError));
+      if (!this.behind.has(session.id)) {
+        this.behind.set(session.id, firstSeq);
+        queueMicrotask(() => this.onPersistFailure(session, err as StorageError));
+      }
+      return false;
+    }
+  }
+
+  /** Writes the events that journals are missing (say once the disk has room again). */
+  catchUp(): void {
+    for (const [id, from] of [...this.behind]) {
+      const session = this.sessions.get(id);
+      if (session) this.write(session, session.history(from - 1), from);
+      else this.behind.delete(id);
     }
   }
 

@@ -47,7 +47,9 @@ export interface SessionStore {
   /** Sessions whose last activity is older than ttlMs. */
   expired(now: number, ttlMs: number): Session[];
   close(): void;
-  /** Told (once per session, on a later turn) that an event could not be stored. */
+  /** Stores what could not be stored earlier (events missed while the disk was full). */
+  catchUp(): void;
+  /** Told (on a later turn) that an event could not be stored; it is stored later if possible (catchUp). */
   onPersistFailure: (session: Session, err: StorageError) => void;
 }
 

@@ -132,6 +132,11 @@ export class FileUploadStore implements UploadStore {
       fs.rmSync(probe, { force: true });
     } catch (err) {
       error = storageError(err, 'write to the data directory');
+      try {
+        fs.rmSync(probe, { force: true }); // created but not written (a full disk)
+      } catch {
+        // nothing was created
+      }
     }
     const freeBytes = this.freeBytes();
     let problem = error?.message ?? null;

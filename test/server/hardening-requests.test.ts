@@ -223,6 +223,56 @@ test('tus: a PATCH whose upload is terminated meanwhile is answered 410, not cut
   assert.is(JSON.parse(answer!.body).error.code, 'gone');
 });
 
+test('tus: cancel or cleanup during a PATCH answers it 410 at once; creation-with-upload cut off keeps nothing', async () => {
+  for (const how of ['cancel', 'cleanup'] as const) {
+    const res = await fetch(`${api()}/uploads`, { method: 'POST', headers: { ...TUS, 'Upload-Length': '5000000' } });
+    const url = new URL(res.headers.get('location')!, srv.url);
+    const id = url.pathname.split('/').pop()!;
+    const head =
+      `PATCH ${url.pathname} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n` +
+      'Upload-Offset: 0\r\nContent-Length: 5000000\r\n\r\n';
+    const started = Date.now();
+    const patch = rawRequest(srv.port, [head, videoBytes.subarray(0, 50_000), delay(5000)], { timeoutMs: 8000 });
+    await new Promise((r) => setTimeout(r, 150));
+    const stop = how === 'cancel' ? await fetch(`${api()}/cancel/${id}`, { method: 'POST' }) : await fetch(`${api()}/cleanup/${id}`, { method: 'DELETE' });
+    assert.is(stop.status, 200);
+    const answer = await patch;
+    assert.is(answer?.status, 410, how);
+    assert.ok(Date.now() - started < 4000, `${how}: answered without waiting for the rest of the body`);
+  }
+  const openBefore = (await getJson(`${srv.url}/health`)).body.uploads.open;
+  const createHead =
+    'POST /api/v1/video/uploads HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 5000000\r\n' +
+    'Content-Type: application/offset+octet-stream\r\nContent-Length: 5000000\r\n\r\n';
+  await rawRequest(srv.port, [createHead, videoBytes.subarray(0, 50_000), delay(100)], { closeAfterSend: 'destroy' });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.is((await getJson(`${srv.url}/health`)).body.uploads.open, openBefore, 'no upload left that nobody knows the address of');
+});
+
+test('conflicting Content-Length headers are refused with 400 before any body is read', async () => {
+  const body = Buffer.concat([Buffer.from(filePart('file', 'c.mp4')), videoBytes, Buffer.from(closing)]);
+  const head = multipartHead('/api/v1/video/upload', body.length, `Content-Length: ${body.length + 5}\r\n`);
+  const res = await rawRequest(srv.port, [head, body]);
+  assert.is(res?.status, 400);
+  assert.match(JSON.parse(res!.body).error.message, /conflicting Content-Length/);
+});
+
+test('tus: Upload-Metadata keys are plain keys ("__proto__", "constructor")', async () => {
+  const meta = ['__proto__', 'constructor', 'filename'].map((k) => `${k} ${Buffer.from('x.mp4').toString('base64')}`).join(',');
+  const res = await fetch(`${api()}/uploads`, { method: 'POST', headers: { ...TUS, 'Upload-Length': '100', 'Upload-Metadata': meta } });
+  assert.is(res.status, 201, await res.clone().text());
+  await fetch(new URL(res.headers.get('location')!, srv.url), { method: 'DELETE', headers: TUS });
+});
+
+test('a file name is cut at 200 characters, never inside one', async () => {
+  const name = 'a'.repeat(199) + '\u{1F600}b.mp4';
+  const body = Buffer.concat([Buffer.from(filePart('file', name)), videoBytes, Buffer.from(closing)]);
+  const res = await rawRequest(srv.port, [multipartHead('/api/v1/video/upload', body.length), body]);
+  assert.is(res?.status, 202);
+  const st = await getJson(`${api()}/status/${JSON.parse(res!.body).sessionId}`);
+  assert.is(st.body.filename, 'a'.repeat(199) + '\u{1F600}');
+});
+
 test('tus DELETE of a session made by a multipart upload is 404 and deletes nothing', async () => {
   const up = await upload(`${api()}/upload`, video);
   const id = up.body.sessionId;

@@ -142,6 +142,71 @@ test('disk full: multipart and tus uploads get 507 with their partial files remo
   }
 });
 
+test('disk full under a tus upload: every retry gets 507, the upload survives, and resumes once there is room', async () => {
+  const root = tryMount(40);
+  if (!root) return;
+  let srv = await spawnServer({ DATA_DIR: root, MAX_UPLOAD_BYTES: '100MiB' });
+  try {
+    const bytes = fs.readFileSync(await makeTestVideo(dir, { seconds: 30, width: 640, height: 360, audio: false, name: 'tus30.mp4' }));
+    const endpoint = `${srv.url}/api/v1/video/uploads`;
+    const url = new URL((await fetch(endpoint, { method: 'POST', headers: { ...TUS, 'Upload-Length': String(bytes.length) } })).headers.get('location')!, srv.url).href;
+    const id = url.split('/').pop()!;
+    const patch = (offset: number, body: Buffer) =>
+      fetch(url, { method: 'PATCH', headers: { ...TUS, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': String(offset) }, body: new Uint8Array(body) });
+    const half = Math.floor(bytes.length / 2);
+    assert.is((await patch(0, bytes.subarray(0, half))).status, 204);
+
+    // Fill the disk, then retry as a tus client does: HEAD, PATCH at the offset it says.
+    const filler = path.join(root, 'filler');
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=1M', 'count=100'], { stdio: 'pipe' });
+    } catch {
+      // dd stops at the full disk
+    }
+    // Enough retries that their `upload` events need a new page of the journal on the full disk.
+    let refused = 0;
+    for (let i = 0; i < 100; i++) {
+      const offset = Number((await fetch(url, { method: 'HEAD', headers: TUS })).headers.get('upload-offset'));
+      const r = await patch(offset, bytes.subarray(offset, offset + 65536));
+      if (r.status === 507) refused++;
+      else assert.is(r.status, 204, await r.text());
+    }
+    assert.ok(refused > 0, 'the full disk was noticed');
+    assert.match(srv.output(), /Could not record the session event: the disk is full/, 'the journal itself hit the full disk');
+    assert.is((await getJson(`${srv.url}/api/v1/video/status/${id}`)).body.status, 'uploading', 'the upload is not given up');
+
+    fs.rmSync(filler);
+    let offset = Number((await fetch(url, { method: 'HEAD', headers: TUS })).headers.get('upload-offset'));
+    assert.is((await patch(offset, bytes.subarray(offset))).status, 204);
+    const done = await pollStatus(srv.url, id, isTerminalStatus);
+    assert.is(done.status, 'completed', JSON.stringify(done.error));
+    assert.ok(fs.readFileSync(path.join(root, 'sessions', id, 'video')).equals(bytes), 'the stored file is the one sent');
+
+    // The events missed while the disk was full reached the journal: a restart reads the same log.
+    const before = await eventSeqs(srv.url, id);
+    srv.proc.kill('SIGKILL');
+    await srv.exited;
+    srv = await spawnServer({ DATA_DIR: root });
+    const after = await eventSeqs(srv.url, id);
+    assert.equal(after, before);
+    assert.equal(after.map((e) => e.seq), after.map((_, i) => i + 1), 'gapless');
+  } finally {
+    srv.proc.kill('SIGKILL');
+  }
+});
+
+/** A session's whole log over SSE: seq and type of each event. */
+async function eventSeqs(base: string, id: string): Promise<Array<{ seq: number; type: string }>> {
+  const text = await (await fetch(`${base}/api/v1/video/events/${id}`)).text();
+  const out: Array<{ seq: number; type: string }> = [];
+  for (const block of text.split('\n\n')) {
+    const seq = /^id: (\d+)$/m.exec(block)?.[1];
+    const type = /^event: (\w+)$/m.exec(block)?.[1];
+    if (seq && type) out.push({ seq: Number(seq), type });
+  }
+  return out;
+}
+
 test('read-only DATA_DIR: /health says degraded with the reason, writes get storage_error, reads go on', async () => {
   const root = tryMount(256);
   if (!root) return;

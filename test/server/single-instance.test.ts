@@ -71,6 +71,24 @@ test('kill -9 frees DATA_DIR: the next process starts on it with every session',
   assert.is((await getJson(`${c.url}/api/v1/video/status/${up.body.sessionId}`)).body.status, 'completed');
 });
 
+test('DATA_DIR emptied under a running service: it takes its lock again, and a second process is still refused', async () => {
+  const dataDir = tempDir('vas-data-');
+  const a = await start({ DATA_DIR: dataDir });
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  fs.mkdirSync(dataDir);
+  const health = await getJson(`${a.url}/health`);
+  assert.is(health.body.status, 'healthy', JSON.stringify(health.body));
+  const b = await startRefused({ DATA_DIR: dataDir });
+  assert.is(b.code, 1, b.output);
+  assert.match(b.output, /DATA_DIR is in use/);
+});
+
+test('a DATA_DIR that cannot be created: exit 1 with one line, not a hang', async () => {
+  const b = await startRefused({ DATA_DIR: '/proc/vas-no-such-dir' });
+  assert.is(b.code, 1, b.output);
+  assert.match(b.output, /DATA_DIR: Could not create the data directory/);
+});
+
 test('a bad setting exits with status 2 and one line naming it', async () => {
   const b = await startRefused({ DATA_DIR: tempDir('vas-data-'), PORT: '70000' });
   assert.is(b.code, 2, b.output);

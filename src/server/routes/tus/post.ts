@@ -46,7 +46,12 @@ export function postHandler(t: TusContext): Handler {
         throw err;
       }
     }
-    if (aborted) return;
+    if (aborted) {
+      // The client never learned where its upload is: keep nothing (it creates a new one).
+      uploads.forget(session.id);
+      service.cleanup(session.id);
+      return;
+    }
     const offset = session.state.status === 'uploading' ? up.offset : length;
     sendJson(
       ctx,

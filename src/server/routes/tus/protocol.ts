@@ -20,14 +20,14 @@ export const EXPOSE_HEADERS = [
 
 /** Parses `key base64,key2 base64,key3` (values optional). */
 export function parseUploadMetadata(raw: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null); // keys like "__proto__" are plain keys
   if (!raw || !raw.trim()) return out;
   for (const pair of raw.split(',')) {
     const [key, value, extra] = pair.trim().split(/\s+/);
     if (!key || extra !== undefined || !/^[\x21-\x7e]+$/.test(key) || key.includes(',')) {
       throw new HttpError(400, 'bad_request', 'Malformed Upload-Metadata: expected "key base64value" pairs separated by commas');
     }
-    if (key in out) throw new HttpError(400, 'bad_request', `Upload-Metadata has the key "${key}" twice`);
+    if (Object.hasOwn(out, key)) throw new HttpError(400, 'bad_request', `Upload-Metadata has the key "${key}" twice`);
     if (value === undefined) {
       out[key] = '';
       continue;

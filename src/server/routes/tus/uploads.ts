@@ -70,12 +70,23 @@ export class TusUploads {
     this.service.cleanup(session.id);
   }
 
-  /** State of a new or restored unfinished upload. */
+  /**
+   * State of a new or restored unfinished upload. It lives while the session is `uploading`:
+   * once it is not (finished, cancelled, cleaned up, expired, from whatever route), the state is
+   * dropped and a request writing to it is stopped (answered 410).
+   */
   stateOf(session: Session): UploadState {
     let up = this.open.get(session.id);
     if (!up) {
-      up = { session, offset: this.service.uploadOffset(session), length: session.meta.uploadLength ?? 0, active: null, lastEventAt: 0 };
-      this.open.set(session.id, up);
+      const state: UploadState = { session, offset: this.service.uploadOffset(session), length: session.meta.uploadLength ?? 0, active: null, lastEventAt: 0 };
+      up = state;
+      this.open.set(session.id, state);
+      const sub = session.states.subscribe((st) => {
+        if (st.status === 'uploading') return;
+        if (this.open.get(session.id) === state) this.open.delete(session.id);
+        state.active?.cancel();
+        queueMicrotask(() => sub.unsubscribe());
+      });
     }
     return up;
   }
@@ -146,7 +157,7 @@ export class TusUploads {
       up.active = {
         // Terminated meanwhile: this request is answered 410 (the rest of its body is not stored).
         cancel: () => {
-          failure = new HttpError(410, 'gone', 'The upload was terminated');
+          failure = new HttpError(410, 'gone', 'The upload was terminated, cancelled or deleted');
           settle(false);
         },
       };
