@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { createSignalEngine, EngineError, extractFrames, probe } from '../../src/engine/index.js';
 import { activeThreads } from '../../src/engine/native.js';
 import { ffmpeg, makeTestVideo } from '../helpers/media.js';
+import { mulberry32 } from '../helpers/prng.js';
 import { tempDir, within } from './util.js';
 
 const tmp = tempDir();
@@ -29,17 +30,6 @@ test.after(async () => {
   tmp.remove();
 });
 
-// Small deterministic PRNG (mulberry32) so a failing seed can be replayed with FUZZ_SEED.
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(src: Buffer, rand: () => number): { data: Buffer; how: string } {
   const data = Buffer.from(src);
@@ -66,7 +56,7 @@ function mutate(src: Buffer, rand: () => number): { data: Buffer; how: string } 
 }
 
 test(`random corruptions end in a result or an EngineError (seed ${SEED})`, async () => {
-  const rand = rng(SEED);
+  const rand = mulberry32(SEED);
   const deadline = Date.now() + BUDGET_MS;
   let rounds = 0;
   const outcomes: Record<string, number> = {};

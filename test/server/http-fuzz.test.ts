@@ -25,6 +25,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeTestVideo } from '../helpers/media.js';
+import { mulberry32 } from '../helpers/prng.js';
 import { getJson, isTerminalStatus, pollStatus, spawnServer, tempDir, upload, type ChildServer } from '../helpers/server.js';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
@@ -42,18 +43,6 @@ const MAX_UPLOAD = 8 * 1024 * 1024;
 const API = '/api/v1/video';
 
 // --- PRNG ----------------------------------------------------------------------------------
-
-/** mulberry32: small, fast, good enough to draw requests from. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Rng {
   constructor(readonly next: () => number) {}
