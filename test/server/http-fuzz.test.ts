@@ -484,7 +484,6 @@ const tusRequests: Generator = (r, w) => {
       if (r.chance(0.5)) withBody(w.video.subarray(0, r.range(1, 4096)));
       break;
   }
-  const override = headers.find((h): h is [string, string] => !Buffer.isBuffer(h) && h[0] === 'X-HTTP-Method-Override')?.[1];
   return {
     kind: 'tus',
     label: `${op} v=${tusVersion}`,

@@ -59,7 +59,6 @@ export class SignalJob implements AnalysisJob {
   private progress = 0;
   private completed = 0;
   private total = 0;
-  private step: string = STEPS.probe.step;
 
   constructor(
     private readonly engineInfo: EngineInfo,
@@ -87,7 +86,6 @@ export class SignalJob implements AnalysisJob {
   private emitProgress(progress: number, step: string): void {
     if (this.settled) return;
     this.progress = Math.max(this.progress, Math.min(1, progress));
-    this.step = step;
     this.events.next({
       type: 'progress',
       progress: round(this.progress, 4),
