@@ -16,3 +16,17 @@ export class UploadLimitError extends Error {
     super(`Too many uploads are in progress (${limit}); try again later.`);
   }
 }
+
+/** The process is shutting down (SIGTERM): it takes no new uploads; another instance will. */
+export class ShuttingDownError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super('The service is shutting down and takes no new uploads; try again shortly.');
+  }
+}
+
+/** A webhook_url that is not an absolute http(s) URL. */
+export class InvalidWebhookUrlError extends Error {
+  constructor(raw: string) {
+    super(`webhook_url must be an absolute http:// or https:// URL, got ${JSON.stringify(raw.slice(0, 200))}`);
+  }
+}

@@ -34,6 +34,14 @@ export interface SessionMeta {
   filename: string | null;
   /** Declared size for resumable uploads. */
   uploadLength?: number | null;
+  /** Where the terminal event is POSTed (webhooks.ts). */
+  webhook?: WebhookTarget | null;
+}
+
+export interface WebhookTarget {
+  url: string;
+  /** The service's base URL as the uploader reached it, for the results URL. */
+  base: string;
 }
 
 export interface SessionState {

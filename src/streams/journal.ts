@@ -122,6 +122,24 @@ export class Journal {
     }
   }
 
+  /** Bytes of the files in the session's folder (0 when it cannot be read). */
+  diskBytes(id: string): number {
+    const dir = this.layout.sessionDir(id);
+    let total = 0;
+    try {
+      for (const name of fs.readdirSync(dir)) {
+        try {
+          total += fs.statSync(path.join(dir, name)).size;
+        } catch {
+          // removed meanwhile
+        }
+      }
+    } catch {
+      return 0;
+    }
+    return total;
+  }
+
   /** Deletes the session's folder. Throws a StorageError. */
   remove(id: string): void {
     this.close(id);

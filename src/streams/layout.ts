@@ -1,6 +1,7 @@
 // Where everything lives under DATA_DIR. Only the stores (journal, uploads, lock) use these paths:
 //   sessions/<id>/      one folder per session (journal files, result, video)
 //   incoming/<token>.part  multipart uploads still being received
+//   webhooks/<id>.json one webhook delivery per session (webhook-store.ts)
 //   .lock              held by the process that owns DATA_DIR
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,11 +10,13 @@ export class DataLayout {
   readonly sessionsDir: string;
   readonly incomingDir: string;
   readonly lockFile: string;
+  readonly webhooksDir: string;
 
   constructor(readonly root: string) {
     this.sessionsDir = path.join(root, 'sessions');
     this.incomingDir = path.join(root, 'incoming');
     this.lockFile = path.join(root, '.lock');
+    this.webhooksDir = path.join(root, 'webhooks');
   }
 
   /**
@@ -52,6 +55,10 @@ export class DataLayout {
 
   videoPath(id: string): string {
     return path.join(this.sessionDir(id), 'video');
+  }
+
+  webhookPath(sessionId: string): string {
+    return path.join(this.webhooksDir, `${sessionId}.json`);
   }
 
   incomingPath(token: string): string {

@@ -5,6 +5,7 @@ import type { Subscription } from 'rxjs';
 import type { AnalysisJob, AnalysisRequest, AnalysisResult, Engine, EngineEvent } from '../engine/types.js';
 import { EngineError } from '../engine/types.js';
 import type { JobLease, JobQueue } from './job-queue.js';
+import { silentLogger, type Logger } from './log.js';
 import type { Session } from './session.js';
 import { StorageError } from './storage.js';
 import type { SessionStore, UploadStore } from './stores.js';
@@ -13,6 +14,7 @@ export interface SchedulerOptions {
   concurrency: number;
   /** Minimum time between stored progress events of one session, unless something else changed. */
   progressIntervalMs?: number;
+  log?: Logger;
 }
 
 interface Running {
@@ -27,6 +29,8 @@ export class Scheduler {
   private readonly running = new Map<string, Running>();
   private readonly progressIntervalMs: number;
   private accepting = true;
+  private readonly idleWaiters: Array<() => void> = [];
+  private readonly log: Logger;
   readonly stats = { started: 0, completed: 0, failed: 0, cancelled: 0 };
 
   constructor(
@@ -37,6 +41,7 @@ export class Scheduler {
     private readonly opts: SchedulerOptions,
   ) {
     this.progressIntervalMs = opts.progressIntervalMs ?? 200;
+    this.log = opts.log ?? silentLogger;
     // Start on the next turn, so the caller answers while the session is still `pending`.
     queue.onReady(() => setImmediate(() => this.pump()));
     queue.onCancel((id) => this.stopRun(id));
@@ -68,6 +73,28 @@ export class Scheduler {
     this.stopRun(session.id);
   }
 
+  /** Starts no more jobs (a drain): queued ones stay queued, running ones go on. */
+  pause(): void {
+    this.accepting = false;
+  }
+
+  /** Resolves once no job runs, or after `timeoutMs`; true when idle. */
+  idle(timeoutMs: number): Promise<boolean> {
+    if (this.running.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const i = this.idleWaiters.indexOf(done);
+        if (i >= 0) this.idleWaiters.splice(i, 1);
+        resolve(this.running.size === 0);
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.idleWaiters.push(done);
+    });
+  }
+
   /**
    * Refuses new work and stops running jobs, giving them back to the queue (shutdown). Returns
    * the sessions that were running.
@@ -92,6 +119,7 @@ export class Scheduler {
   }
 
   private pump(): void {
+    if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
     while (this.accepting && this.running.size < this.opts.concurrency) {
       const lease = this.queue.take();
       if (!lease) return;
@@ -165,7 +193,7 @@ export class Scheduler {
         : err instanceof StorageError
           ? { code: 'storage_error', message: err.message }
           : { code: 'internal', message: 'The analysis failed because of an internal error' };
-    if (error.code === 'internal') console.error(`session ${session.id}: analysis failed`, err);
+    if (error.code === 'internal') this.log.error({ err, sessionId: session.id }, 'analysis failed with an internal error');
     if (error.code === 'cancelled') {
       if (session.transition('cancelled')) this.stats.cancelled++;
     } else if (session.transition('failed', { error })) this.stats.failed++;

@@ -4,20 +4,23 @@ import { firstValueFrom, filter } from 'rxjs';
 import type { AnalysisResult, AnalysisType, Engine, VideoInfo } from '../engine/types.js';
 import { parseParams } from '../engine/params.js';
 import { DataDirLock } from './data-dir-lock.js';
-import type { SessionState } from './events.js';
+import type { SessionState, SessionStatus, WebhookTarget } from './events.js';
 import { isTerminal } from './events.js';
 import type { FileWriter } from './file-writer.js';
 import { DataLayout } from './layout.js';
-import { QueueFullError, UploadLimitError } from './errors.js';
+import { QueueFullError, ShuttingDownError, UploadLimitError } from './errors.js';
 import { LocalJobQueue, type JobQueue } from './job-queue.js';
+import { silentLogger, type Logger } from './log.js';
 import { Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
 import { StorageError } from './storage.js';
 import { JournalSessionStore } from './store.js';
 import type { IncomingUpload, RecoveryReport, SessionStore, StorageHealth, UploadStore } from './stores.js';
 import { FileUploadStore } from './uploads.js';
+import { FileWebhookStore } from './webhook-store.js';
+import { Webhooks, parseWebhookUrl, type WebhookView } from './webhooks.js';
 
-export { QueueFullError, UploadLimitError } from './errors.js';
+export { InvalidWebhookUrlError, QueueFullError, ShuttingDownError, UploadLimitError } from './errors.js';
 export { DataDirInUseError } from './data-dir-lock.js';
 export { StorageError } from './storage.js';
 export type { IncomingUpload } from './stores.js';
@@ -29,8 +32,21 @@ export interface ServiceOptions {
   ttlMs: number;
   /** Resumable uploads that may be open at once. */
   maxOpenUploads: number;
+  /** Videos of ended sessions are deleted this long after the end (null: with the session). */
+  videoTtlMs?: number | null;
   sweepIntervalMs?: number;
+  log?: Logger;
+  webhooks?: {
+    /** Used for sessions whose upload named none. */
+    defaultUrl: string | null;
+    secret: string | null;
+    retryBaseMs: number;
+    maxAgeMs: number;
+  };
 }
+
+/** A session reached a terminal state; runMs is how long it was processing (null if it never ran). */
+export type SessionEndListener = (session: Session, status: SessionStatus, runMs: number | null) => void;
 
 export interface ServiceHealth {
   status: 'healthy' | 'degraded';
@@ -69,6 +85,10 @@ export interface StatusView {
   /** The uploaded file's name as the client gave it (display only). */
   filename: string | null;
   upload?: { receivedBytes: number; totalBytes: number | null };
+  /** Bytes the session's files take in DATA_DIR, and whether its video is still stored (VIDEO_TTL). */
+  storage?: { bytes: number; video: boolean };
+  /** The last webhook delivery attempt, when the session has a webhook. */
+  webhook?: WebhookView | null;
 }
 
 export type CancelOutcome = { ok: true; session: Session } | { ok: false; reason: 'not_found' | 'conflict'; session?: Session };
@@ -90,17 +110,40 @@ export class VideoService {
   /** Serialised results of recently read sessions: completed results never change. */
   private readonly resultCache = new Map<string, string>();
   private static readonly RESULT_CACHE_SIZE = 64;
+  private readonly log: Logger;
+  private readonly webhooks: Webhooks;
+  private readonly endListeners: SessionEndListener[] = [];
+  /** Set by drain(): no new uploads. */
+  private draining = false;
 
   constructor(
     readonly engine: Engine,
     private readonly opts: ServiceOptions,
   ) {
+    this.log = opts.log ?? silentLogger;
     this.layout = new DataLayout(opts.dataDir);
     this.uploads = new FileUploadStore(this.layout);
     this.store = new JournalSessionStore(this.layout);
     this.store.onPersistFailure = (session, err) => this.storageFailed(session, err);
     this.queue = new LocalJobQueue({ concurrency: opts.concurrency, queueLimit: opts.queueLimit });
-    this.scheduler = new Scheduler(engine, this.store, this.uploads, this.queue, { concurrency: opts.concurrency });
+    this.scheduler = new Scheduler(engine, this.store, this.uploads, this.queue, { concurrency: opts.concurrency, log: this.log });
+    const wh = opts.webhooks ?? { defaultUrl: null, secret: null, retryBaseMs: 10_000, maxAgeMs: 24 * 3_600_000 };
+    this.webhooks = new Webhooks(new FileWebhookStore(this.layout), { secret: wh.secret, retryBaseMs: wh.retryBaseMs, maxAgeMs: wh.maxAgeMs, log: this.log });
+  }
+
+  /** Called for every session that ends (metrics). */
+  onSessionEnd(listener: SessionEndListener): void {
+    this.endListeners.push(listener);
+  }
+
+  /**
+   * The webhook of a new session: the upload's webhook_url (InvalidWebhookUrlError unless an
+   * http(s) URL), else the service's default, else none. `base` is the service's URL as the
+   * uploader reached it (for the results URL).
+   */
+  webhookTarget(raw: string | undefined | null, base: string): WebhookTarget | null {
+    const url = raw ? parseWebhookUrl(raw) : this.opts.webhooks?.defaultUrl;
+    return url ? { url, base } : null;
   }
 
   /**
@@ -117,13 +160,21 @@ export class VideoService {
       this.lock.release();
       throw err;
     }
+    for (const s of this.store.all()) {
+      if (!s.terminal) this.watch(s);
+      // ended before its delivery could be recorded (the process stopped in between)
+      else if (s.meta.webhook && !this.webhooks.has(s.id)) this.sendWebhook(s);
+    }
+    this.webhooks.resume();
     for (const s of report.requeue) this.scheduler.enqueueRecovered(s);
     for (const s of report.uploading) {
       this.trackUpload(s);
       this.uploadProgress(s, this.uploads.offset(s.id), s.meta.uploadLength ?? null); // the last upload event may be older than the file
     }
     this.sweep();
-    this.sweepTimer = setInterval(() => this.sweep(), this.opts.sweepIntervalMs ?? 60_000);
+    // Every minute, or often enough for a short VIDEO_TTL to be kept to within a quarter of it.
+    const every = Math.max(250, Math.min(60_000, (this.opts.videoTtlMs ?? Infinity) / 4));
+    this.sweepTimer = setInterval(() => this.sweep(), this.opts.sweepIntervalMs ?? every);
     this.sweepTimer.unref();
     return report;
   }
@@ -132,8 +183,18 @@ export class VideoService {
     return parseParams(type, rawParams);
   }
 
-  /** Throws QueueFullError when a new session could not be queued now. */
+  /** Throws ShuttingDownError once a drain began: uploads go to another instance. */
+  assertAccepting(): void {
+    if (this.draining) throw new ShuttingDownError(5);
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Throws ShuttingDownError while draining, QueueFullError when a new session could not be queued now. */
   assertRoom(): void {
+    this.assertAccepting();
     if (!this.queue.hasRoom()) throw new QueueFullError(this.queue.retryAfterSeconds());
   }
 
@@ -164,16 +225,21 @@ export class VideoService {
    * queues it. Throws QueueFullError or a StorageError and keeps nothing (the caller discards
    * the file).
    */
-  createFromFile(file: IncomingUpload, spec: { analysisType: AnalysisType; params: Record<string, unknown>; filename: string | null }): Session {
+  createFromFile(
+    file: IncomingUpload,
+    spec: { analysisType: AnalysisType; params: Record<string, unknown>; filename: string | null; webhook?: WebhookTarget | null },
+  ): Session {
     this.assertRoom();
     const session = this.store.create(spec, 'pending');
     try {
       this.uploads.adopt(file, session.id);
+      this.watch(session);
       this.scheduler.enqueue(session);
     } catch (err) {
       this.removeQuietly(session.id);
       throw err;
     }
+    this.log.info({ sessionId: session.id, analysisType: spec.analysisType, upload: 'multipart', webhook: !!spec.webhook }, 'session created');
     return session;
   }
 
@@ -182,7 +248,13 @@ export class VideoService {
    * place (appendUpload). Throws UploadLimitError when too many uploads are open,
    * QueueFullError when the queue is full, a StorageError when DATA_DIR cannot take it.
    */
-  createUploading(spec: { analysisType: AnalysisType; params: Record<string, unknown>; filename: string | null; uploadLength: number }): Session {
+  createUploading(spec: {
+    analysisType: AnalysisType;
+    params: Record<string, unknown>;
+    filename: string | null;
+    uploadLength: number;
+    webhook?: WebhookTarget | null;
+  }): Session {
     if (this.openUploads.size >= this.opts.maxOpenUploads) throw new UploadLimitError(this.opts.maxOpenUploads, OPEN_UPLOADS_RETRY_SECONDS);
     this.assertRoom();
     this.assertSpace(spec.uploadLength);
@@ -194,6 +266,8 @@ export class VideoService {
       throw err;
     }
     this.trackUpload(session);
+    this.watch(session);
+    this.log.info({ sessionId: session.id, analysisType: spec.analysisType, upload: 'tus', uploadLength: spec.uploadLength, webhook: !!spec.webhook }, 'session created');
     return session;
   }
 
@@ -243,7 +317,11 @@ export class VideoService {
 
   status(id: string): StatusView | undefined {
     const s = this.store.get(id);
-    return s && statusView(s.state, s.meta.filename);
+    if (!s) return undefined;
+    const view = statusView(s.state, s.meta.filename);
+    view.storage = { bytes: this.store.diskBytes(id), video: this.uploads.hasVideo(id) };
+    if (s.meta.webhook) view.webhook = this.webhooks.view(id);
+    return view;
   }
 
   /** The final result of a completed session (null if not completed). */
@@ -284,7 +362,13 @@ export class VideoService {
     this.scheduler.stop(s);
     if (!s.terminal) s.transition('cancelled');
     this.resultCache.delete(id);
-    return this.store.remove(id);
+    const removed = this.store.remove(id);
+    try {
+      this.webhooks.forget(id);
+    } catch (err) {
+      this.log.error({ err, sessionId: id }, 'could not delete the webhook delivery');
+    }
+    return removed;
   }
 
   /** Whether the service can do its work now: the engine, DATA_DIR, the queue. */
@@ -336,7 +420,7 @@ export class VideoService {
    * and its bytes get their own 507 from the upload store).
    */
   private storageFailed(session: Session, err: StorageError): void {
-    console.error(`session ${session.id}: ${err.message}`);
+    this.log.error({ sessionId: session.id, errno: err.errno }, err.message);
     if (session.terminal || this.store.get(session.id) !== session || session.state.status === 'uploading') return;
     this.scheduler.failStorage(session, err);
   }
@@ -345,7 +429,51 @@ export class VideoService {
     try {
       this.store.remove(id);
     } catch (err) {
-      console.error(`session ${id}: could not remove its files`, err);
+      this.log.error({ err, sessionId: id }, 'could not remove the session files');
+    }
+  }
+
+  /** Lifecycle logs, end listeners and the webhook of a session, from its state changes. */
+  private watch(session: Session): void {
+    let prev: SessionStatus | null = null;
+    let startedAt: number | null = null;
+    session.states.subscribe((st) => {
+      if (st.status === prev) return;
+      prev = st.status;
+      const base = { sessionId: session.id, analysisType: session.meta.analysisType };
+      switch (st.status) {
+        case 'pending':
+          this.log.debug(base, 'session queued');
+          return;
+        case 'processing':
+          startedAt = Date.now();
+          this.log.info({ ...base, engine: this.engine.info.name }, 'session started');
+          return;
+        case 'completed':
+          this.log.info({ ...base, durationMs: startedAt === null ? null : Date.now() - startedAt }, 'session finished');
+          break;
+        case 'failed':
+          this.log.warn({ ...base, code: st.error?.code, error: st.error?.message }, 'session failed');
+          break;
+        case 'cancelled':
+          this.log.info(base, 'session cancelled');
+          break;
+        default:
+          return;
+      }
+      const runMs = startedAt === null ? null : Date.now() - startedAt;
+      for (const l of this.endListeners) l(session, st.status, runMs);
+      this.sendWebhook(session);
+    });
+  }
+
+  private sendWebhook(session: Session): void {
+    // a session cleaned up (deleted) before it ended has nobody to tell
+    if (!session.meta.webhook || this.store.get(session.id) !== session) return;
+    try {
+      this.webhooks.deliver(session, session.meta.webhook);
+    } catch (err) {
+      this.log.error({ err, sessionId: session.id }, 'could not record the webhook delivery');
     }
   }
 
@@ -362,19 +490,48 @@ export class VideoService {
     for (const s of expired) {
       try {
         this.cleanup(s.id);
+        this.log.info({ sessionId: s.id }, 'session expired (SESSION_TTL)');
       } catch (err) {
-        console.error(`session ${s.id}: expiry failed`, err);
+        this.log.error({ err, sessionId: s.id }, 'session expiry failed');
+      }
+    }
+    if (this.opts.videoTtlMs != null) {
+      for (const s of this.store.expired(now, this.opts.videoTtlMs)) {
+        if (!s.terminal || !this.uploads.hasVideo(s.id)) continue;
+        try {
+          this.uploads.removeVideo(s.id);
+          this.log.info({ sessionId: s.id }, 'video deleted (VIDEO_TTL)');
+        } catch (err) {
+          this.log.error({ err, sessionId: s.id }, 'video deletion failed');
+        }
       }
     }
     return expired.length;
   }
 
-  /** Stops accepting, marks running work interrupted, flushes the journal. */
+  /**
+   * The first half of a graceful stop: refuses new uploads (ShuttingDownError), starts no queued
+   * job, and waits up to `graceMs` for the running analyses to finish. Resolves with how many
+   * are still running (shutdown() then stops them).
+   */
+  async drain(graceMs: number): Promise<number> {
+    this.draining = true;
+    this.scheduler.pause();
+    const running = this.scheduler.active;
+    if (running) this.log.info({ running, graceMs }, 'draining: waiting for running analyses');
+    await this.scheduler.idle(graceMs);
+    return this.scheduler.active;
+  }
+
+  /**
+   * Stops everything and flushes the journal. Analyses still running are stopped without a
+   * terminal event: their journals say `processing`, and the next start deals with them.
+   */
   shutdown(): void {
+    this.draining = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    for (const s of this.scheduler.shutdown()) {
-      s.transition('failed', { error: { code: 'interrupted', message: 'The server shut down while this video was being analysed; upload it again.' } });
-    }
+    for (const s of this.scheduler.shutdown()) this.log.warn({ sessionId: s.id }, 'analysis stopped by the shutdown');
+    this.webhooks.stop();
     this.store.close();
     this.lock?.release();
     this.lock = null;

@@ -32,6 +32,7 @@ export class JournalSessionStore implements SessionStore {
       createdAt: new Date().toISOString(),
       filename: spec.filename,
       uploadLength: spec.uploadLength ?? null,
+      ...(spec.webhook ? { webhook: spec.webhook } : {}),
     };
     this.journal.create(meta);
     const session = this.adopt(meta, status, []);
@@ -100,6 +101,10 @@ export class JournalSessionStore implements SessionStore {
       if (now - Date.parse(s.state.updatedAt) > ttlMs) out.push(s);
     }
     return out;
+  }
+
+  diskBytes(id: string): number {
+    return this.journal.diskBytes(id);
   }
 
   close(): void {

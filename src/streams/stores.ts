@@ -3,7 +3,7 @@
 // (JournalSessionStore: JSONL journals under DATA_DIR), uploads (FileUploadStore: files under
 // DATA_DIR) and the job queue (job-queue.ts: LocalJobQueue).
 import type { FileWriter } from './file-writer.js';
-import type { AnalysisKind, SessionStatus } from './events.js';
+import type { AnalysisKind, SessionStatus, WebhookTarget } from './events.js';
 import type { Session } from './session.js';
 import type { StorageError } from './storage.js';
 
@@ -14,6 +14,8 @@ export interface NewSession {
   uploadLength?: number | null;
   /** Use this id (e.g. generated before the upload finished); defaults to a new nanoid. */
   sessionId?: string;
+  /** Where the terminal event is POSTed, if anywhere. */
+  webhook?: WebhookTarget | null;
 }
 
 export interface RecoveryReport {
@@ -49,6 +51,8 @@ export interface SessionStore {
   close(): void;
   /** Stores what could not be stored earlier (events missed while the disk was full). */
   catchUp(): void;
+  /** Bytes the session's files take on disk (journal, result, video). */
+  diskBytes(id: string): number;
   /** Told (on a later turn) that an event could not be stored; it is stored later if possible (catchUp). */
   onPersistFailure: (session: Session, err: StorageError) => void;
 }
@@ -86,10 +90,36 @@ export interface UploadStore {
   /** Cuts a resumable upload back to `length` bytes. */
   truncate(sessionId: string, length: number): void;
   hasVideo(sessionId: string): boolean;
+  /** Deletes a session's video (retention), keeping its journal and results. Throws a StorageError. */
+  removeVideo(sessionId: string): void;
   /** The video of a session, for the engine. */
   videoPath(sessionId: string): string;
   /** Removes leftovers of uploads in flight when the process died. */
   clearIncoming(): void;
   /** Whether uploads can be stored now. */
   checkHealth(now?: number): StorageHealth;
+}
+
+/** A webhook delivery as stored: everything needed to send it again after a restart. */
+export interface WebhookDelivery {
+  /** Stable across retries and restarts: receivers de-duplicate on it. */
+  id: string;
+  sessionId: string;
+  url: string;
+  /** The JSON body, fixed when the session ended. */
+  body: string;
+  /** ms since the epoch: retries stop once this is older than the maximum age. */
+  createdAt: number;
+  attempts: number;
+  state: 'pending' | 'delivered' | 'failed';
+  nextAttemptAt: number | null;
+  lastAttempt: { at: string; statusCode: number | null; error: string | null } | null;
+}
+
+/** Webhook deliveries, one per session. Failures are StorageErrors. */
+export interface WebhookStore {
+  save(delivery: WebhookDelivery): void;
+  get(sessionId: string): WebhookDelivery | null;
+  all(): WebhookDelivery[];
+  remove(sessionId: string): void;
 }

@@ -96,6 +96,15 @@ export class FileUploadStore implements UploadStore {
     return fs.existsSync(this.layout.videoPath(sessionId));
   }
 
+  /** Deletes a session's video (VIDEO_TTL); a video already gone is fine. */
+  removeVideo(sessionId: string): void {
+    try {
+      fs.rmSync(this.layout.videoPath(sessionId), { force: true });
+    } catch (err) {
+      throw storageError(err, 'delete the video');
+    }
+  }
+
   /** The video of a session, for the engine. */
   videoPath(sessionId: string): string {
     return this.layout.videoPath(sessionId);
