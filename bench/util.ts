@@ -68,7 +68,7 @@ export interface BenchServer {
 /** The real service (uWS app + session store + signal engine) in this process, on 127.0.0.1. */
 export async function startBenchServer(env: Record<string, string> = {}): Promise<BenchServer> {
   const dataDir = tempDir('vas-bench-data-');
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ...env, DATA_DIR: dataDir });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env, DATA_DIR: dataDir });
   const server = await startServer(config, createSignalEngine());
   return {
     url: `http://127.0.0.1:${server.port}`,

@@ -6,6 +6,7 @@ import { makeAuth } from './auth.js';
 import { makeOriginPolicy } from './cors.js';
 import type { Config } from './config.js';
 import { HttpError } from './http.js';
+import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Router } from './router.js';
 import { registerLegacy } from './routes/legacy.js';
@@ -29,33 +30,60 @@ export class ListenError extends Error {
 export interface RunningServer {
   port: number;
   service: VideoService;
-  /** Stops listening, closes connections, marks running work interrupted, flushes the store. */
+  log: Logger;
+  /**
+   * A graceful stop (SIGTERM): no new uploads (503), running analyses get up to graceMs to
+   * finish, then close().
+   */
+  drain(graceMs: number): Promise<void>;
+  /**
+   * Stops listening, closes connections (SSE, WebSocket), stops running analyses without a
+   * terminal event (the next start deals with them), flushes the store.
+   */
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, engine: Engine): Promise<RunningServer> {
+export async function startServer(config: Config, engine: Engine, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const service = new VideoService(engine, {
     dataDir: config.dataDir,
     concurrency: config.engineConcurrency,
     queueLimit: config.queueLimit,
     ttlMs: config.sessionTtlMs,
+    videoTtlMs: config.videoTtlMs,
     maxOpenUploads: config.maxOpenUploads,
+    log,
+    webhooks: {
+      defaultUrl: config.webhookUrl,
+      secret: config.webhookSecret,
+      retryBaseMs: config.webhookRetryBaseMs,
+      maxAgeMs: config.webhookMaxAgeMs,
+    },
   });
   const report = service.start(); // takes DATA_DIR's lock: throws DataDirInUseError when another process has it
   if (report.restored) {
-    console.log(
+    log.info(
+      { restored: report.restored, requeued: report.requeue.length, interrupted: report.interrupted, uploadsOpen: report.uploading.length },
       `restored ${report.restored} sessions (${report.requeue.length} re-queued, ${report.interrupted} interrupted, ${report.uploading.length} uploads open)`,
     );
+  }
+  const modelLoad = (engine as { ready?: () => Promise<void> }).ready;
+  if (modelLoad) {
+    void modelLoad.call(engine).then(() => {
+      const h = engine.health();
+      if (h.state === 'degraded') log.error({ engine: engine.info.name, model: engine.info.model }, `engine: ${h.detail ?? 'degraded'}`);
+      else log.info({ engine: engine.info.name, model: engine.info.model }, 'model loaded');
+    });
   }
 
   const app = uWS.App();
   const metrics = new Metrics();
   const authorize = makeAuth(config.apiToken);
-  const router = new Router(app, metrics, authorize);
+  const router = new Router(app, metrics, authorize, log);
   registerOps(router, service, metrics);
   registerV1(router, service, config);
   const sse = registerSse(router, service);
-  registerWs(app, service, authorize, makeOriginPolicy(config));
+  const ws = registerWs(app, service, authorize, makeOriginPolicy(config));
+  metrics.observe(service, { sse: sse.count, websocket: ws.count });
   registerLegacy(router, service, config);
   registerTus(router, service, config);
   registerStatic(router);
@@ -78,17 +106,24 @@ export async function startServer(config: Config, engine: Engine): Promise<Runni
   const port = uWS.us_socket_local_port(listenSocket);
 
   let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    uWS.us_listen_socket_close(listenSocket);
+    sse.close();
+    service.shutdown();
+    (app as unknown as { close(): void }).close(); // present at runtime, missing from this build's typings
+    await engine.close();
+  };
   return {
     port,
     service,
-    async close() {
-      if (closed) return;
-      closed = true;
-      uWS.us_listen_socket_close(listenSocket);
-      sse.close();
-      service.shutdown();
-      (app as unknown as { close(): void }).close(); // present at runtime, missing from this build's typings
-      await engine.close();
+    log,
+    async drain(graceMs: number) {
+      const left = await service.drain(graceMs);
+      if (left) log.warn({ running: left, graceMs }, 'shutdown grace over: stopping the analyses still running; they run again at the next start');
+      await close();
     },
+    close,
   };
 }

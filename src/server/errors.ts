@@ -3,7 +3,7 @@
 // the cause is logged instead.
 import { EngineError } from '../engine/types.js';
 import { ParamsError } from '../engine/params.js';
-import { QueueFullError, StorageError, UploadLimitError } from '../streams/service.js';
+import { InvalidWebhookUrlError, QueueFullError, ShuttingDownError, StorageError, UploadLimitError } from '../streams/service.js';
 import { HttpError } from './http.js';
 
 const retryAfter = (seconds: number) => ({ 'Retry-After': String(Math.max(1, Math.round(seconds))) });
@@ -16,6 +16,8 @@ const TABLE: Mapping<unknown>[] = [
   row(ParamsError, (e) => new HttpError(400, 'bad_request', e.message)),
   row(QueueFullError, (e) => new HttpError(503, 'busy', e.message, retryAfter(e.retryAfterSeconds))),
   row(UploadLimitError, (e) => new HttpError(503, 'busy', e.message, retryAfter(e.retryAfterSeconds))),
+  row(ShuttingDownError, (e) => new HttpError(503, 'unavailable', e.message, retryAfter(e.retryAfterSeconds))),
+  row(InvalidWebhookUrlError, (e) => new HttpError(400, 'bad_request', e.message)),
   row(EngineError, (e) =>
     e.code === 'unsupported_media' ? new HttpError(415, 'unsupported_media', e.message) : new HttpError(500, e.code, e.message),
   ),

@@ -2,7 +2,11 @@
 // request before the first await (it is gone afterwards), attach onAborted before any async
 // work (uWS terminates the process otherwise), cork writes made outside the handler's first
 // synchronous part, and never touch a response after it was aborted or ended.
+import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+
+/** A client's X-Request-Id is kept when it is short and printable; otherwise one is made. */
+const REQUEST_ID_RE = /^[\w.:@\/+=-]{1,128}$/;
 
 export const STATUS_TEXT: Record<number, string> = {
   200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 304: 'Not Modified',
@@ -51,6 +55,12 @@ export interface Ctx {
   bodyDiscarded: boolean;
   /** Two Content-Length headers that disagree: the body's framing is ambiguous (answered 400). */
   conflictingLength: boolean;
+  /** X-Request-Id: the client's, or a new one; sent back on the response and in the logs. */
+  requestId: string;
+  /** A stream that stays open (SSE): not a request duration. */
+  longLived: boolean;
+  /** Told the size of every request body chunk piped to a sink (metrics). */
+  onIngest: ((bytes: number) => void) | null;
 }
 
 export function makeCtx(res: HttpResponse, req: HttpRequest, paramCount: number): Ctx {
@@ -81,6 +91,9 @@ export function makeCtx(res: HttpResponse, req: HttpRequest, paramCount: number)
     bodyPaused: false,
     bodyDiscarded: false,
     conflictingLength,
+    requestId: REQUEST_ID_RE.test(headers['x-request-id'] ?? '') ? headers['x-request-id'] : randomUUID(),
+    longLived: false,
+    onIngest: null,
   };
   res.onAborted(() => {
     ctx.aborted = true;
@@ -106,6 +119,7 @@ export function send(ctx: Ctx, status: number, body: string | Buffer, contentTyp
   ctx.res.cork(() => {
     ctx.res.writeStatus(`${status} ${STATUS_TEXT[status] ?? ''}`);
     if (contentType) ctx.res.writeHeader('Content-Type', contentType);
+    ctx.res.writeHeader('X-Request-Id', ctx.requestId);
     for (const [k, v] of Object.entries(opts.headers ?? {})) ctx.res.writeHeader(k, v);
     // A HEAD answer has the GET answer's headers and never a body (error answers included).
     // (This build's endWithoutBody(length) never completes the response: the length is set
@@ -165,6 +179,7 @@ export interface BodySink {
  */
 export function pipeBody(ctx: Ctx, sink: BodySink): void {
   readBody(ctx, (chunk, isLast) => {
+    ctx.onIngest?.(chunk.byteLength);
     // uWS reuses the chunk's memory after this callback: copy it.
     if (chunk.byteLength > 0 && !sink.write(Buffer.from(chunk.slice(0))) && !isLast && !ctx.bodyPaused) {
       ctx.bodyPaused = true;

@@ -1,56 +1,114 @@
-// Prometheus text exposition of request counts and latencies plus gauges read at scrape time.
+// Prometheus metrics through prom-client (its default process and Node.js metrics included),
+// one Registry per server so that in-process test servers do not share counters.
+// Names kept from the hand-written exposition: http_requests_total, http_request_duration_seconds,
+// video_sessions, video_queue_depth, video_jobs_running, video_uploads_open, video_engine_ready,
+// video_storage_writable, video_jobs_total (now a real counter).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { VideoService } from '../streams/service.js';
 
-const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-class Histogram {
-  counts = new Array<number>(BUCKETS.length).fill(0);
-  sum = 0;
-  count = 0;
-  observe(seconds: number) {
-    this.sum += seconds;
-    this.count++;
-    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]) this.counts[i]++;
-  }
-}
+/** Analyses take seconds to many minutes. */
+const ANALYSIS_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
 export class Metrics {
-  private readonly requests = new Map<string, number>();
-  private readonly latency = new Map<string, Histogram>();
-  private readonly counters = new Map<string, number>();
+  readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by route, method and status (long-lived SSE streams included, counted when they open).',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time to answer, by route (SSE streams and WebSockets are not in it: see video_open_connections).',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  private readonly ingested = new Counter({
+    name: 'video_ingested_bytes_total',
+    help: 'Upload bytes received (multipart and tus bodies).',
+    registers: [this.registry],
+  });
+  private readonly analysis = new Histogram({
+    name: 'video_analysis_duration_seconds',
+    help: 'Time from the start of an analysis to its end, by analysis type, engine and outcome.',
+    labelNames: ['type', 'engine', 'outcome'] as const,
+    buckets: ANALYSIS_BUCKETS,
+    registers: [this.registry],
+  });
 
-  request(route: string, method: string, status: number, seconds: number): void {
-    const key = `route="${route}",method="${method}",status="${status}"`;
-    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
-    const hkey = `route="${route}"`;
-    let h = this.latency.get(hkey);
-    if (!h) this.latency.set(hkey, (h = new Histogram()));
-    h.observe(seconds);
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
   }
 
-  inc(name: string, by = 1): void {
-    this.counters.set(name, (this.counters.get(name) ?? 0) + by);
+  request(route: string, method: string, status: number, seconds: number | null): void {
+    this.requests.inc({ route, method, status: String(status) });
+    if (seconds !== null) this.latency.observe({ route }, seconds);
   }
 
-  render(gauges: Array<{ name: string; help: string; labels?: Record<string, string>; value: number }>): string {
-    const lines: string[] = [];
-    lines.push('# HELP http_requests_total HTTP requests by route, method and status.', '# TYPE http_requests_total counter');
-    for (const [k, v] of this.requests) lines.push(`http_requests_total{${k}} ${v}`);
-    lines.push('# HELP http_request_duration_seconds Time to answer, by route.', '# TYPE http_request_duration_seconds histogram');
-    for (const [k, h] of this.latency) {
-      BUCKETS.forEach((b, i) => lines.push(`http_request_duration_seconds_bucket{${k},le="${b}"} ${h.counts[i]}`));
-      lines.push(`http_request_duration_seconds_bucket{${k},le="+Inf"} ${h.count}`);
-      lines.push(`http_request_duration_seconds_sum{${k}} ${h.sum}`, `http_request_duration_seconds_count{${k}} ${h.count}`);
-    }
-    for (const [name, v] of this.counters) lines.push(`# TYPE ${name} counter`, `${name} ${v}`);
-    const seen = new Set<string>();
-    for (const g of gauges) {
-      if (!seen.has(g.name)) {
-        seen.add(g.name);
-        lines.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`);
-      }
-      const labels = g.labels ? `{${Object.entries(g.labels).map(([k, v]) => `${k}="${v}"`).join(',')}}` : '';
-      lines.push(`${g.name}${labels} ${g.value}`);
-    }
-    return lines.join('\n') + '\n';
+  ingest(bytes: number): void {
+    this.ingested.inc(bytes);
+  }
+
+  /** Gauges and counters read from the service and the connection counts at scrape time. */
+  observe(service: VideoService, connections: { sse: () => number; websocket: () => number }): void {
+    const engine = service.engine.info.name;
+    service.onSessionEnd((session, status, runMs) => {
+      if (runMs !== null) this.analysis.observe({ type: session.meta.analysisType, engine, outcome: status }, runMs / 1000);
+    });
+    const r = [this.registry];
+    new Gauge({
+      name: 'video_sessions',
+      help: 'Sessions held, by status.',
+      labelNames: ['status'] as const,
+      registers: r,
+      collect() {
+        for (const [status, n] of Object.entries(service.stats().sessionsByStatus)) this.set({ status }, n);
+      },
+    });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: r,
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge('video_queue_depth', 'Sessions waiting for an engine slot.', () => service.stats().queued);
+    gauge('video_jobs_running', 'Analyses running now.', () => service.stats().running);
+    gauge('video_uploads_open', 'Resumable uploads created and not finished.', () => service.stats().openUploads);
+    gauge('video_engine_ready', '1 when the engine is ready.', () => (service.stats().engineReady ? 1 : 0));
+    gauge('video_storage_writable', '1 when DATA_DIR takes writes.', () => (service.stats().storageWritable ? 1 : 0));
+    gauge('video_draining', '1 once SIGTERM began a drain (no new uploads).', () => (service.isDraining ? 1 : 0));
+    new Gauge({
+      name: 'video_open_connections',
+      help: 'Open long-lived connections: SSE streams and WebSockets.',
+      labelNames: ['kind'] as const,
+      registers: r,
+      collect() {
+        this.set({ kind: 'sse' }, connections.sse());
+        this.set({ kind: 'websocket' }, connections.websocket());
+      },
+    });
+    new Counter({
+      name: 'video_jobs_total',
+      help: 'Analyses since start, by outcome (started, completed, failed, cancelled).',
+      labelNames: ['outcome'] as const,
+      registers: r,
+      collect() {
+        // the scheduler's counts only grow: set the counter to them
+        this.reset();
+        for (const [outcome, n] of Object.entries(service.stats().jobs)) this.inc({ outcome }, n);
+      },
+    });
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
   }
 }

@@ -4,6 +4,7 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import type { Ctx } from './http.js';
 import { isDomainError, toHttpError } from './errors.js';
 import { HttpError, afterBody, makeCtx, sendDetail, sendError } from './http.js';
+import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
 export type Handler = (ctx: Ctx) => void | Promise<void>;
@@ -22,6 +23,7 @@ export class Router {
     private readonly app: TemplatedApp,
     private readonly metrics: Metrics,
     private readonly authorize: (ctx: Ctx, allowQueryToken: boolean) => boolean,
+    private readonly log: Logger,
   ) {}
 
   add(method: Method, pattern: string, name: string, handler: Handler, opts: RouteOptions = {}): this {
@@ -30,12 +32,21 @@ export class Router {
     const auth = opts.auth ?? true;
     this.app[method](pattern, (res, req) => {
       const ctx = makeCtx(res, req, paramCount);
-      ctx.onSent = (c) => this.metrics.request(name, c.method, c.status, (performance.now() - c.startedAt) / 1000);
+      ctx.onIngest = (n) => this.metrics.ingest(n);
+      ctx.onSent = (c) => {
+        const ms = performance.now() - c.startedAt;
+        this.metrics.request(name, c.method, c.status, c.longLived ? null : ms / 1000);
+        // one line per request; a stream's line is written when it opens
+        this.log.info(
+          { reqId: c.requestId, method: c.method, route: name, url: c.url, status: c.status, durationMs: Math.round(ms * 10) / 10, ...(c.longLived ? { stream: true } : {}) },
+          'request',
+        );
+      };
       // Errors are answered once the request body is in (small bodies) or with the connection
       // closed (large ones), so the client reads the answer rather than a reset.
       const fail = (err: unknown) => {
         if (ctx.aborted || ctx.done) return;
-        if (!isDomainError(err)) console.error(`[${name}]`, err);
+        if (!isDomainError(err)) this.log.error({ err, reqId: ctx.requestId, route: name }, 'request failed with an internal error');
         const httpErr = toHttpError(err);
         afterBody(ctx, (close) => (errors === 'legacy' ? sendDetail : sendError)(ctx, httpErr, { close }));
       };

@@ -26,7 +26,8 @@ export interface TestServer {
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = env.DATA_DIR ?? tempDir('vas-data-');
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ...env, DATA_DIR: dataDir });
+  // quiet unless asked for (TEST_LOG_LEVEL=debug): the test's stdout is the test report
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ...env, DATA_DIR: dataDir });
   const server = await startServer(config, createEngine({ modelDir: config.modelDir, maxTokens: config.modelMaxTokens }));
   const url = `http://127.0.0.1:${server.port}`;
   return { url, port: server.port, dataDir, server, close: () => server.close() };

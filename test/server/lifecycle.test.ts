@@ -120,25 +120,6 @@ test('kill -9 then a second process on the same DATA_DIR: completed survive, run
   }
 });
 
-test('SIGTERM marks running work interrupted and exits', async () => {
-  const dataDir = tempDir('vas-term-');
-  const srv = await spawnServer({ DATA_DIR: dataDir });
-  const up = await upload(`${srv.url}/api/v1/video/upload`, long);
-  await pollStatus(srv.url, up.body.sessionId, (s) => s.status === 'processing');
-  srv.proc.kill('SIGTERM');
-  assert.is(await srv.exited, 0);
-  const again = await spawnServer({ DATA_DIR: dataDir });
-  try {
-    const st = (await getJson(`${again.url}/api/v1/video/status/${up.body.sessionId}`)).body;
-    assert.is(st.status, 'failed');
-    assert.is(st.error.code, 'interrupted');
-  } finally {
-    again.proc.kill('SIGTERM');
-    await again.exited;
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
-});
-
 test('sessions expire after SESSION_TTL and their files are deleted', async () => {
   const srv = await startTestServer({ SESSION_TTL: '1s' });
   try {

@@ -29,7 +29,7 @@ export function registerLegacy(router: Router, service: VideoService, config: Co
         const { file, fields } = await receiveUpload(service, config, ctx, ['video', 'file'], null);
         const params: Record<string, string> = {};
         for (const key of ep.fields) if (fields[key] !== undefined && fields[key] !== '') params[key] = fields[key];
-        const session = await admitUpload(service, ctx, file, ep.type, params);
+        const session = await admitUpload(service, config, ctx, file, ep.type, params);
         // A legacy client that hangs up no longer wants the answer: stop the work.
         ctx.onAbort = () => service.cancel(session.id);
         const end = await service.waitForEnd(session);

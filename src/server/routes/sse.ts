@@ -124,12 +124,14 @@ export function registerSse(router: Router, service: VideoService, opts: SseOpti
       }
       ctx.done = true; // the response is ours to stream from here on
       ctx.status = 200;
+      ctx.longLived = true;
       ctx.onSent?.(ctx);
       ctx.res.cork(() => {
         ctx.res.writeStatus('200 OK');
         ctx.res.writeHeader('Content-Type', 'text/event-stream; charset=utf-8');
         ctx.res.writeHeader('Cache-Control', 'no-cache, no-transform');
         ctx.res.writeHeader('X-Accel-Buffering', 'no');
+        ctx.res.writeHeader('X-Request-Id', ctx.requestId);
         ctx.res.write('retry: 1000\n\n');
       });
       const conn = new SseConnection(ctx, maxBacklog, (c) => open.delete(c));

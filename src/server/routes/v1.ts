@@ -22,10 +22,19 @@ export function sessionParam(ctx: Ctx): string {
  * Validates fields and probes the received file, then creates and queues its session. The file
  * is deleted on any failure, and nothing is kept if the client went away meanwhile.
  */
-export async function admitUpload(service: VideoService, ctx: Ctx, file: ReceivedFile, type: AnalysisType | (() => AnalysisType), rawParams: unknown) {
+export async function admitUpload(
+  service: VideoService,
+  config: Config,
+  ctx: Ctx,
+  file: ReceivedFile,
+  type: AnalysisType | (() => AnalysisType),
+  rawParams: unknown,
+  webhookUrl?: string,
+) {
   try {
     const analysisType = typeof type === 'function' ? type() : type;
     const params = service.validate(analysisType, rawParams);
+    const webhook = service.webhookTarget(webhookUrl, publicBase(config, ctx));
     try {
       await service.probe(file.upload);
     } catch (err) {
@@ -33,11 +42,16 @@ export async function admitUpload(service: VideoService, ctx: Ctx, file: Receive
       throw err;
     }
     if (ctx.aborted) throw new HttpError(400, 'aborted', 'Client went away');
-    return service.createFromFile(file.upload, { analysisType, params: { ...params }, filename: file.filename });
+    return service.createFromFile(file.upload, { analysisType, params: { ...params }, filename: file.filename, webhook });
   } catch (err) {
     await file.upload.discard();
     throw err;
   }
+}
+
+/** The service's URL as clients reach it: PUBLIC_URL, else the request's Host. */
+export function publicBase(config: Config, ctx: Ctx): string {
+  return config.publicUrl ?? `http://${ctx.headers.host || `localhost:${config.port}`}`;
 }
 
 /**
@@ -60,8 +74,8 @@ export function registerV1(router: Router, service: VideoService, config: Config
   const base = '/api/v1/video';
 
   router.add('post', `${base}/upload`, 'upload', async (ctx) => {
-    const { file, fields } = await receiveUpload(service, config, ctx, ['file', 'video'], ['analysis_type', 'params']);
-    const session = await admitUpload(service, ctx, file, () => parseAnalysisType(fields.analysis_type), fields.params);
+    const { file, fields } = await receiveUpload(service, config, ctx, ['file', 'video'], ['analysis_type', 'params', 'webhook_url']);
+    const session = await admitUpload(service, config, ctx, file, () => parseAnalysisType(fields.analysis_type), fields.params, fields.webhook_url);
     sendJson(ctx, 202, { sessionId: session.id, status: session.state.status });
   });
 

@@ -31,6 +31,7 @@ export function patchHandler(t: TusContext): Handler {
     if (declared !== null && offset + declared > up.length) {
       throw new HttpError(413, 'too_large', `The body goes past the declared Upload-Length of ${up.length} bytes`);
     }
+    service.assertAccepting(); // draining: the client resumes at the next instance
     uploads.assertRoomToFinish(up, declared);
     const { aborted } = await uploads.receive(ctx, up, checksum);
     await uploads.afterWrite(up, offset);

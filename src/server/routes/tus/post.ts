@@ -5,6 +5,7 @@ import { HttpError, sendJson } from '../../http.js';
 import { sanitizeFilename } from '../../multipart.js';
 import type { Handler } from '../../router.js';
 import type { TusContext } from './context.js';
+import { publicBase } from '../v1.js';
 import { OCTET, hasBody, intHeader, isOctetStream, parseChecksum, parseUploadMetadata } from './protocol.js';
 
 export function postHandler(t: TusContext): Handler {
@@ -31,7 +32,8 @@ export function postHandler(t: TusContext): Handler {
     const filename = sanitizeFilename(meta.filename ?? meta.name);
     const declared = withBody && ctx.headers['content-length'] !== undefined ? intHeader(ctx, 'Content-Length') : null;
     if (declared !== null && declared === length) service.assertRoom();
-    const session = service.createUploading({ analysisType: type, params, filename, uploadLength: length });
+    const webhook = service.webhookTarget(meta.webhook_url, publicBase(config, ctx));
+    const session = service.createUploading({ analysisType: type, params, filename, uploadLength: length, webhook });
     const up = uploads.stateOf(session);
     let aborted = false;
     if (withBody) {
