@@ -17,6 +17,52 @@ export interface Config {
   modelDir: string | null;
   modelMaxTokens: number;
   modelTemperature: number;
+  /** Redis for sessions, event logs and the job queue (cluster mode); null: the embedded journal. */
+  redisUrl: string | null;
+  /** all: HTTP and analyses; api: HTTP only; worker: analyses, with only /health and /metrics over HTTP. */
+  role: Role;
+  /** How long a silent worker keeps a job before another one takes it over. */
+  jobLeaseMs: number;
+  /** Runs of one job (the first and its take-overs) before the session fails with `interrupted`. */
+  maxAttempts: number;
+}
+
+export type Role = 'all' | 'api' | 'worker';
+const ROLES: readonly Role[] = ['all', 'api', 'worker'];
+
+export function parseRole(raw: string | undefined): Role {
+  if (!raw) return 'all';
+  if (!(ROLES as readonly string[]).includes(raw)) throw new Error(`ROLE: expected all, api or worker, got "${raw}"`);
+  return raw as Role;
+}
+
+/** REDIS_URL: redis:// or rediss:// with a host (database in the path). */
+export function parseRedisUrl(raw: string | undefined): string | null {
+  if (!raw) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`REDIS_URL: expected a URL like redis://127.0.0.1:6379/0, got "${raw}"`);
+  }
+  if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
+    throw new Error(`REDIS_URL: expected a URL like redis://127.0.0.1:6379/0, got "${url.protocol}//${url.host}${url.pathname}"`);
+  }
+  if (url.pathname.length > 1 && !/^\/\d+$/.test(url.pathname)) throw new Error(`REDIS_URL: the path must be a database number, got "${url.pathname}"`);
+  return raw;
+}
+
+function duration(env: NodeJS.ProcessEnv, key: string, defMs: number, minMs: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return defMs;
+  let ms: number;
+  try {
+    ms = parseDuration(raw);
+  } catch {
+    throw new Error(`${key}: expected a duration like 15s, got "${raw}"`);
+  }
+  if (ms < minMs) throw new Error(`${key}: must be at least ${minMs} ms, got "${raw}"`);
+  return ms;
 }
 
 function int(env: NodeJS.ProcessEnv, key: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -76,5 +122,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     modelDir: env.MODEL_DIR || null,
     modelMaxTokens: int(env, 'MODEL_MAX_TOKENS', 96, 1),
     modelTemperature: env.MODEL_TEMPERATURE ? Number(env.MODEL_TEMPERATURE) : 0,
+    ...clusterConfig(env),
   };
+}
+
+function clusterConfig(env: NodeJS.ProcessEnv): Pick<Config, 'redisUrl' | 'role' | 'jobLeaseMs' | 'maxAttempts'> {
+  const redisUrl = parseRedisUrl(env.REDIS_URL);
+  const role = parseRole(env.ROLE);
+  // api and worker nodes share their sessions and queue through Redis: alone they could do nothing
+  if (role !== 'all' && !redisUrl) throw new Error(`ROLE=${role} needs REDIS_URL (only ROLE=all runs without Redis)`);
+  return { redisUrl, role, jobLeaseMs: duration(env, 'JOB_LEASE', 15_000, 1000), maxAttempts: int(env, 'MAX_ATTEMPTS', 3, 1, 100) };
 }
