@@ -40,11 +40,12 @@ export async function startServer(config: Config, engine: Engine): Promise<Runni
     queueLimit: config.queueLimit,
     ttlMs: config.sessionTtlMs,
     maxOpenUploads: config.maxOpenUploads,
+    maxAttempts: config.maxAttempts,
   });
   const report = service.start(); // takes DATA_DIR's lock: throws DataDirInUseError when another process has it
   if (report.restored) {
     console.log(
-      `restored ${report.restored} sessions (${report.requeue.length} re-queued, ${report.interrupted} interrupted, ${report.uploading.length} uploads open)`,
+      `restored ${report.restored} sessions (${report.requeue.length} re-queued, ${report.resumed} of them interrupted runs, ${report.uploading.length} uploads open)`,
     );
   }
 

@@ -30,6 +30,8 @@ export interface ServiceOptions {
   /** Resumable uploads that may be open at once. */
   maxOpenUploads: number;
   sweepIntervalMs?: number;
+  /** Runs of one job (the first and its take-overs) before it fails with `interrupted` (default 3). */
+  maxAttempts?: number;
 }
 
 export interface ServiceHealth {
@@ -100,7 +102,7 @@ export class VideoService {
     this.store = new JournalSessionStore(this.layout);
     this.store.onPersistFailure = (session, err) => this.storageFailed(session, err);
     this.queue = new LocalJobQueue({ concurrency: opts.concurrency, queueLimit: opts.queueLimit });
-    this.scheduler = new Scheduler(engine, this.store, this.uploads, this.queue, { concurrency: opts.concurrency });
+    this.scheduler = new Scheduler(engine, this.store, this.uploads, this.queue, { concurrency: opts.concurrency, maxAttempts: opts.maxAttempts });
   }
 
   /**
