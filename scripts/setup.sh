@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # wrk: the HTTP load generator of `npm run bench` (reads); the benchmark is skipped without it.
+# redis-server: cluster mode (REDIS_URL); the tests start their own instances.
 PKGS=(pkg-config g++ make python3 ffmpeg
       libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
-      liblapack3 libopenblas0-pthread wrk)
+      liblapack3 libopenblas0-pthread wrk redis-server)
 [ "${WITH_BROWSER:-0}" = 1 ] && PKGS+=(chromium)
 
 missing=()

@@ -51,6 +51,7 @@ export async function startServer(config: Config, engine: Engine, log: Logger = 
     ttlMs: config.sessionTtlMs,
     videoTtlMs: config.videoTtlMs,
     maxOpenUploads: config.maxOpenUploads,
+    maxAttempts: config.maxAttempts,
     log,
     webhooks: {
       defaultUrl: config.webhookUrl,
@@ -62,8 +63,8 @@ export async function startServer(config: Config, engine: Engine, log: Logger = 
   const report = service.start(); // takes DATA_DIR's lock: throws DataDirInUseError when another process has it
   if (report.restored) {
     log.info(
-      { restored: report.restored, requeued: report.requeue.length, interrupted: report.interrupted, uploadsOpen: report.uploading.length },
-      `restored ${report.restored} sessions (${report.requeue.length} re-queued, ${report.interrupted} interrupted, ${report.uploading.length} uploads open)`,
+      { restored: report.restored, requeued: report.requeue.length, resumed: report.resumed, uploadsOpen: report.uploading.length },
+      `restored ${report.restored} sessions (${report.requeue.length} re-queued, ${report.resumed} of them interrupted runs, ${report.uploading.length} uploads open)`,
     );
   }
   const modelLoad = (engine as { ready?: () => Promise<void> }).ready;

@@ -37,6 +37,39 @@ export interface Config {
   webhookRetryBaseMs: number;
   /** How long a delivery is retried before it is given up. */
   webhookMaxAgeMs: number;
+  /** Redis for sessions, event logs and the job queue (cluster mode); null: the embedded journal. */
+  redisUrl: string | null;
+  /** all: HTTP and analyses; api: HTTP only; worker: analyses, with only /health and /metrics over HTTP. */
+  role: Role;
+  /** How long a silent worker keeps a job before another one takes it over. */
+  jobLeaseMs: number;
+  /** Runs of one job (the first and its take-overs) before the session fails with `interrupted`. */
+  maxAttempts: number;
+}
+
+export type Role = 'all' | 'api' | 'worker';
+const ROLES: readonly Role[] = ['all', 'api', 'worker'];
+
+export function parseRole(raw: string | undefined): Role {
+  if (!raw) return 'all';
+  if (!(ROLES as readonly string[]).includes(raw)) throw new Error(`ROLE: expected all, api or worker, got "${raw}"`);
+  return raw as Role;
+}
+
+/** REDIS_URL: redis:// or rediss:// with a host (database in the path). */
+export function parseRedisUrl(raw: string | undefined): string | null {
+  if (!raw) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`REDIS_URL: expected a URL like redis://127.0.0.1:6379/0, got "${raw}"`);
+  }
+  if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
+    throw new Error(`REDIS_URL: expected a URL like redis://127.0.0.1:6379/0, got "${url.protocol}//${url.host}${url.pathname}"`);
+  }
+  if (url.pathname.length > 1 && !/^\/\d+$/.test(url.pathname)) throw new Error(`REDIS_URL: the path must be a database number, got "${url.pathname}"`);
+  return raw;
 }
 
 /** A variable with a value the service cannot run with; the message names it. */
@@ -85,7 +118,8 @@ function duration(env: Env, key: string, def: number | null, min = 1): number | 
   const raw = value(env, key);
   if (raw === undefined) return def;
   const n = parseDuration(raw);
-  if (n === null || n < min) throw new ConfigError(key, `a duration like 30s, 15m, 24h, 7d or seconds${min > 0 ? ' (above 0)' : ''}`, raw);
+  if (n === null) throw new ConfigError(key, 'a duration like 30s, 15m, 24h, 7d or seconds', raw);
+  if (n < min) throw new Error(`${key}: must be at least ${min} ms, got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -184,5 +218,14 @@ export function loadConfig(env: Env = process.env): Config {
     webhookSecret: value(env, 'WEBHOOK_SECRET') ?? null,
     webhookRetryBaseMs: duration(env, 'WEBHOOK_RETRY_BASE', 10_000),
     webhookMaxAgeMs: duration(env, 'WEBHOOK_MAX_AGE', 24 * 3_600_000),
+    ...clusterConfig(env),
   };
+}
+
+function clusterConfig(env: NodeJS.ProcessEnv): Pick<Config, 'redisUrl' | 'role' | 'jobLeaseMs' | 'maxAttempts'> {
+  const redisUrl = parseRedisUrl(env.REDIS_URL);
+  const role = parseRole(env.ROLE);
+  // api and worker nodes share their sessions and queue through Redis: alone they could do nothing
+  if (role !== 'all' && !redisUrl) throw new Error(`ROLE=${role} needs REDIS_URL (only ROLE=all runs without Redis)`);
+  return { redisUrl, role, jobLeaseMs: duration(env, 'JOB_LEASE', 15_000, 1000), maxAttempts: int(env, 'MAX_ATTEMPTS', 3, 1, 100) };
 }

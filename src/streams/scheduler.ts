@@ -9,12 +9,15 @@ import { silentLogger, type Logger } from './log.js';
 import type { Session } from './session.js';
 import { StorageError } from './storage.js';
 import type { SessionStore, UploadStore } from './stores.js';
+import { loggedSegments, runsStarted, takeoverStep } from './takeover.js';
 
 export interface SchedulerOptions {
   concurrency: number;
   /** Minimum time between stored progress events of one session, unless something else changed. */
   progressIntervalMs?: number;
   log?: Logger;
+  /** Runs of one job (the first and its take-overs) before it fails with `interrupted`. */
+  maxAttempts?: number;
 }
 
 interface Running {
@@ -135,6 +138,7 @@ export class Scheduler {
       file: this.uploads.videoPath(session.id),
       params: session.meta.params, // validated when the session was created
     } as unknown as AnalysisRequest;
+    if (session.state.status === 'processing' && !this.takeOver(session, lease)) return;
     session.transition('processing');
     let job: AnalysisJob;
     try {
@@ -146,7 +150,7 @@ export class Scheduler {
     }
     this.stats.started++;
     const startedAt = Date.now();
-    const sub = job.events.subscribe({ next: progressWriter(session, this.progressIntervalMs), error: () => {} });
+    const sub = job.events.subscribe({ next: progressWriter(session, this.progressIntervalMs, loggedSegments(session)), error: () => {} });
     this.running.set(session.id, { session, lease, job, sub, startedAt });
     job.result.then(
       (result) => {
@@ -167,6 +171,24 @@ export class Scheduler {
         this.fail(session, err);
       },
     );
+  }
+
+  /**
+   * A session still `processing`: its last run was interrupted. Notes the take-over in the log
+   * and returns true, or fails it with `interrupted` once it had its attempts.
+   */
+  private takeOver(session: Session, lease: JobLease): boolean {
+    const max = this.opts.maxAttempts ?? 3;
+    const attempt = runsStarted(session) + 1;
+    if (attempt > max) {
+      this.queue.complete(lease, 0);
+      const message = `The analysis was interrupted ${max === 1 ? 'once' : `${max} times`} (the server or its worker stopped); upload the video again.`;
+      if (session.transition('failed', { error: { code: 'interrupted', message } })) this.stats.failed++;
+      return false;
+    }
+    const { progress, segments } = session.state;
+    session.append('progress', { progress, currentStep: takeoverStep(attempt, max), segments: { ...segments }, attempt });
+    return true;
   }
 
   /** Frees the slot; false if the session was stopped meanwhile (its outcome no longer counts). */
@@ -201,16 +223,18 @@ export class Scheduler {
 }
 
 /**
- * Appends engine events to the session log. Segment events always go through; progress events
+ * Appends engine events to the session log. Segment events go through once (a run taken over
+ * does not repeat those of the interrupted run); progress events
  * are thinned to one per interval unless the step or the segment count changed, so a chatty
  * engine cannot flood the log.
  */
-function progressWriter(session: Session, intervalMs: number) {
+function progressWriter(session: Session, intervalMs: number, logged: ReadonlySet<number>) {
   let lastAt = 0;
   let lastKey = '';
   let lastProgress = -1;
   return (ev: EngineEvent) => {
     if (ev.type === 'segment') {
+      if (logged.has(ev.segment.index)) return; // appended by an interrupted run
       session.append('segment', ev.segment as unknown as Record<string, unknown>);
       return;
     }

@@ -43,6 +43,8 @@ export interface ServiceOptions {
     retryBaseMs: number;
     maxAgeMs: number;
   };
+  /** Runs of one job (the first and its take-overs) before it fails with `interrupted` (default 3). */
+  maxAttempts?: number;
 }
 
 /** A session reached a terminal state; runMs is how long it was processing (null if it never ran). */
@@ -126,7 +128,7 @@ export class VideoService {
     this.store = new JournalSessionStore(this.layout);
     this.store.onPersistFailure = (session, err) => this.storageFailed(session, err);
     this.queue = new LocalJobQueue({ concurrency: opts.concurrency, queueLimit: opts.queueLimit });
-    this.scheduler = new Scheduler(engine, this.store, this.uploads, this.queue, { concurrency: opts.concurrency, log: this.log });
+    this.scheduler = new Scheduler(engine, this.store, this.uploads, this.queue, { concurrency: opts.concurrency, maxAttempts: opts.maxAttempts, log: this.log });
     const wh = opts.webhooks ?? { defaultUrl: null, secret: null, retryBaseMs: 10_000, maxAgeMs: 24 * 3_600_000 };
     this.webhooks = new Webhooks(new FileWebhookStore(this.layout), { secret: wh.secret, retryBaseMs: wh.retryBaseMs, maxAgeMs: wh.maxAgeMs, log: this.log });
   }

@@ -69,18 +69,20 @@ export class JournalSessionStore implements SessionStore {
     return this.journal.readResultText(id);
   }
 
-  /** Loads the journal after a start: nothing stays `processing` forever. */
+  /**
+   * Loads the journal after a start. Sessions that were processing when the process died are
+   * queued again first (the scheduler notes the take-over, or fails them once they had their
+   * attempts), then those that never started.
+   */
   recover(): RecoveryReport {
-    const report: RecoveryReport = { restored: 0, requeue: [], interrupted: 0, uploading: [] };
+    const report: RecoveryReport = { restored: 0, requeue: [], resumed: 0, uploading: [] };
+    const resumed: Session[] = [];
     for (const { meta, events } of this.journal.loadAll()) {
       const session = this.adopt(meta, 'pending', events);
       report.restored++;
       switch (session.state.status) {
         case 'processing':
-          session.transition('failed', {
-            error: { code: 'interrupted', message: 'The server stopped while this video was being analysed; upload it again.' },
-          });
-          report.interrupted++;
+          resumed.push(session);
           break;
         case 'pending':
           report.requeue.push(session);
@@ -90,7 +92,9 @@ export class JournalSessionStore implements SessionStore {
           break;
       }
     }
-    report.requeue.sort((a, b) => a.meta.createdAt.localeCompare(b.meta.createdAt));
+    const byAge = (a: Session, b: Session) => a.meta.createdAt.localeCompare(b.meta.createdAt);
+    report.resumed = resumed.length;
+    report.requeue = [...resumed.sort(byAge), ...report.requeue.sort(byAge)];
     return report;
   }
 

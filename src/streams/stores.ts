@@ -20,10 +20,10 @@ export interface NewSession {
 
 export interface RecoveryReport {
   restored: number;
-  /** Sessions that were queued and never started: they can run now. */
+  /** Sessions to queue again: those that were processing when the process died (first), then those that never started. */
   requeue: Session[];
-  /** Sessions that were processing when the process died, now failed with `interrupted`. */
-  interrupted: number;
+  /** How many of requeue were processing when the process died (they are run again). */
+  resumed: number;
   /** Resumable uploads still in progress. */
   uploading: Session[];
 }

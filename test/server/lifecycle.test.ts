@@ -87,35 +87,73 @@ test('API_TOKEN: 401 without the token, /health stays open, SSE and WS accept ?t
   }
 });
 
-test('kill -9 then a second process on the same DATA_DIR: completed survive, running become interrupted', async () => {
-  const dataDir = tempDir('vas-restart-');
-  const first = await spawnServer({ DATA_DIR: dataDir, ENGINE_CONCURRENCY: '1' });
-  const api1 = `${first.url}/api/v1/video`;
-  const done = await upload(`${api1}/upload`, small);
+/** Uploads `long`, waits until it has segments, kills the server with SIGKILL. */
+async function killMidJob(dataDir: string, env: Record<string, string> = {}) {
+  const first = await spawnServer({ DATA_DIR: dataDir, ENGINE_CONCURRENCY: '1', ...env });
+  const api = `${first.url}/api/v1/video`;
+  const done = await upload(`${api}/upload`, small);
   assert.is(done.status, 202);
   await pollStatus(first.url, done.body.sessionId, isTerminalStatus);
-  const before = (await getJson(`${api1}/results/${done.body.sessionId}`)).body;
-  const running = await upload(`${api1}/upload`, long);
+  const before = (await getJson(`${api}/results/${done.body.sessionId}`)).body;
+  const running = await upload(`${api}/upload`, long);
   await pollStatus(first.url, running.body.sessionId, (s) => s.status === 'processing' && s.segments.completed > 0);
   first.proc.kill('SIGKILL');
   await first.exited;
+  return { done: done.body.sessionId as string, before, running: running.body.sessionId as string };
+}
 
+/** The events of a session's log, through SSE (the stream ends after the terminal event). */
+async function sseEvents(base: string, id: string): Promise<Array<{ type: string; data: any }>> {
+  const text = await (await fetch(`${base}/api/v1/video/events/${id}`)).text();
+  return [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => ({ type: m[1], data: JSON.parse(m[2]) }));
+}
+
+test('kill -9 mid-job, restart on the same DATA_DIR: completed survive, the running job runs again to complete results', async () => {
+  const dataDir = tempDir('vas-restart-');
+  const { done, before, running } = await killMidJob(dataDir);
   const second = await spawnServer({ DATA_DIR: dataDir });
   try {
     const api2 = `${second.url}/api/v1/video`;
-    const after = await getJson(`${api2}/results/${done.body.sessionId}`);
+    const after = await getJson(`${api2}/results/${done}`);
     assert.is(after.status, 200);
     assert.equal(after.body, before, 'results identical after restart');
-    const st = (await getJson(`${api2}/status/${running.body.sessionId}`)).body;
+    const st = await pollStatus(second.url, running, isTerminalStatus, 120_000);
+    assert.is(st.status, 'completed', JSON.stringify(st));
+    const events = await sseEvents(second.url, running);
+    const takeovers = events.filter((e) => e.type === 'progress' && typeof e.data.attempt === 'number');
+    assert.is(takeovers.length, 1);
+    assert.is(takeovers[0].data.attempt, 2);
+    assert.match(takeovers[0].data.currentStep, /Taken over after an interruption: attempt 2 of 3/);
+    // Each segment once in the log, and the results those of a complete run.
+    const indexes = events.filter((e) => e.type === 'segment').map((e) => e.data.index);
+    assert.equal(indexes, [...new Set(indexes)], 'no segment index twice');
+    const res = (await getJson(`${api2}/results/${running}`)).body.results;
+    assert.equal(indexes.slice().sort((a, b) => a - b), res.all_analyses.map((s: any) => s.index), 'the log has every segment of the results, once');
+    assert.is(res.total_segments_analyzed, res.all_analyses.length);
+    const first = takeovers[0];
+    const segBefore = events.slice(0, events.indexOf(first)).filter((e) => e.type === 'segment').length;
+    assert.ok(segBefore > 0, 'segments from the interrupted run stayed in the log');
+  } finally {
+    second.proc.kill('SIGTERM');
+    assert.is(await second.exited, 0, 'SIGTERM exits cleanly');
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('kill -9 mid-job with MAX_ATTEMPTS=1: after the restart the session fails with interrupted, its log kept', async () => {
+  const dataDir = tempDir('vas-restart-');
+  const { running } = await killMidJob(dataDir);
+  const second = await spawnServer({ DATA_DIR: dataDir, MAX_ATTEMPTS: '1' });
+  try {
+    const st = await pollStatus(second.url, running, isTerminalStatus);
     assert.is(st.status, 'failed');
     assert.is(st.error.code, 'interrupted');
-    // Its event log survived too and ends with the failure.
-    const sse = await (await fetch(`${api2}/events/${running.body.sessionId}`)).text();
+    const sse = await (await fetch(`${second.url}/api/v1/video/events/${running}`)).text();
     assert.match(sse, /event: segment/);
     assert.match(sse, /event: failed\ndata: .*interrupted/);
   } finally {
     second.proc.kill('SIGTERM');
-    assert.is(await second.exited, 0, 'SIGTERM exits cleanly');
+    await second.exited;
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });

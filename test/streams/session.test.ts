@@ -65,7 +65,7 @@ test('eventsSince completes after the terminal event and clamps a future since',
   assert.equal(seen, [2]);
 });
 
-test('recovery: same events and state; processing → interrupted; pending re-queued; torn tail dropped', () => {
+test('recovery: same events and state; processing re-queued first, then pending; torn tail dropped', () => {
   const dir = tmp();
   const a = storeAt(dir);
   const done = a.create(spec, 'pending');
@@ -84,15 +84,14 @@ test('recovery: same events and state; processing → interrupted; pending re-qu
   const b = storeAt(dir);
   const report = b.recover();
   assert.is(report.restored, 3);
-  assert.is(report.interrupted, 1);
-  assert.equal(report.requeue.map((s) => s.id), [queued.id]);
+  assert.is(report.resumed, 1);
+  assert.equal(report.requeue.map((s) => s.id), [running.id, queued.id]);
   const done2 = b.get(done.id)!;
   assert.equal(done2.history(), done.history());
   assert.equal(done2.state, done.state);
   assert.equal(JSON.parse(b.resultText(done.id)!), { ok: true });
   const r2 = b.get(running.id)!;
-  assert.is(r2.state.status, 'failed');
-  assert.is(r2.state.error!.code, 'interrupted');
+  assert.is(r2.state.status, 'processing', 'left for the scheduler to run again');
   assert.is(r2.state.progress, 0.4);
   const seqs = r2.history().map((e: SessionEvent) => e.seq);
   assert.equal(seqs, seqs.map((_, i) => i + 1), 'gapless after the torn line');
