@@ -144,6 +144,15 @@ test('logs: JSON lines, X-Request-Id kept and returned, one line per request, se
   assert.is(logLines(quiet.output()).filter((l) => l.msg === 'request').length, 0, quiet.output());
 });
 
+test('logs: a model folder that fails to load is an error line', async () => {
+  const broken = path.join(dir, 'broken-model');
+  fs.mkdirSync(broken, { recursive: true });
+  fs.writeFileSync(path.join(broken, 'config.json'), '{"model_type": "smolvlm", "oops": ');
+  const srv = await start({ MODEL_DIR: broken });
+  const line = await until('the model error line', () => logLines(srv.output()).find((l) => l.level === 'error' && /model failed to load/.test(l.msg)));
+  assert.is(line.engine, 'smolvlm');
+});
+
 test('logs: readable (not JSON) lines when stdout is a terminal', async () => {
   const dataDir = tempDir('vas-tty-');
   // `script` gives the server a pseudo-terminal as stdout
