@@ -130,7 +130,13 @@ export class VideoService {
     this.queue = new LocalJobQueue({ concurrency: opts.concurrency, queueLimit: opts.queueLimit });
     this.scheduler = new Scheduler(engine, this.store, this.uploads, this.queue, { concurrency: opts.concurrency, maxAttempts: opts.maxAttempts, log: this.log });
     const wh = opts.webhooks ?? { defaultUrl: null, secret: null, retryBaseMs: 10_000, maxAgeMs: 24 * 3_600_000 };
-    this.webhooks = new Webhooks(new FileWebhookStore(this.layout), { secret: wh.secret, retryBaseMs: wh.retryBaseMs, maxAgeMs: wh.maxAgeMs, log: this.log });
+    this.webhooks = new Webhooks(new FileWebhookStore(this.layout), {
+      secret: wh.secret,
+      retryBaseMs: wh.retryBaseMs,
+      maxAgeMs: wh.maxAgeMs,
+      log: this.log,
+      sessionExists: (id) => this.store.get(id) !== undefined,
+    });
   }
 
   /** Called for every session that ends (metrics). */

@@ -23,6 +23,8 @@ export interface WebhookOptions {
   /** How long one attempt may take. */
   timeoutMs?: number;
   log?: Logger;
+  /** Whether the session still exists: an ended delivery of a deleted session is deleted too. */
+  sessionExists: (sessionId: string) => boolean;
 }
 
 /** What the status object shows of a session's webhook. */
@@ -84,9 +86,12 @@ export class Webhooks {
     this.log = opts.log ?? silentLogger;
   }
 
-  /** Resumes the stored deliveries that were still being retried. */
+  /** Resumes the stored deliveries that were still being retried; drops ended ones of deleted sessions. */
   resume(): void {
-    for (const d of this.store.all()) if (d.state === 'pending') this.schedule(d, Math.max(0, (d.nextAttemptAt ?? 0) - Date.now()));
+    for (const d of this.store.all()) {
+      if (d.state === 'pending') this.schedule(d, Math.max(0, (d.nextAttemptAt ?? 0) - Date.now()));
+      else if (!this.opts.sessionExists(d.sessionId)) this.store.remove(d.sessionId);
+    }
   }
 
   /** Whether a delivery was ever created for the session (recovery creates missing ones). */
@@ -196,7 +201,8 @@ export class Webhooks {
       }
     }
     try {
-      this.store.save(d);
+      if (d.state !== 'pending' && !this.opts.sessionExists(d.sessionId)) this.store.remove(d.sessionId);
+      else this.store.save(d);
     } catch (err) {
       this.log.error({ err, sessionId: d.sessionId }, 'could not record the webhook delivery');
     }

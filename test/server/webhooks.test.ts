@@ -71,7 +71,8 @@ test.after(() => {
 
 test('a delivery fails twice, is retried with backoff, arrives signed with one delivery id', async () => {
   const rx = await receiver((n) => (n <= 2 ? 500 : 200));
-  const srv = await spawnServer({ DATA_DIR: tempDir('vas-wh-'), WEBHOOK_SECRET: SECRET, WEBHOOK_RETRY_BASE: '300ms' });
+  const dataDir = tempDir('vas-wh-');
+  const srv = await spawnServer({ DATA_DIR: dataDir, WEBHOOK_SECRET: SECRET, WEBHOOK_RETRY_BASE: '300ms' });
   started.push(srv);
   try {
     const up = await upload(`${srv.url}/api/v1/video/upload`, video, { webhook_url: rx.url });
@@ -98,6 +99,10 @@ test('a delivery fails twice, is retried with backoff, arrives signed with one d
     assert.is(st.webhook.lastAttempt.error, null);
     await sleep(500);
     assert.is(rx.got.length, 3, 'nothing after the success');
+    // the delivery's record goes with the session
+    assert.ok(fs.existsSync(`${dataDir}/webhooks/${id}.json`));
+    assert.is((await getJson(`${srv.url}/api/v1/video/cleanup/${id}`, { method: 'DELETE' })).status, 200);
+    assert.not.ok(fs.existsSync(`${dataDir}/webhooks/${id}.json`));
   } finally {
     rx.close();
   }
