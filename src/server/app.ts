@@ -6,6 +6,7 @@ import { makeAuth } from './auth.js';
 import { makeOriginPolicy } from './cors.js';
 import type { Config } from './config.js';
 import { HttpError } from './http.js';
+import { sessionLinks } from './links.js';
 import { Metrics } from './metrics.js';
 import { Router } from './router.js';
 import { registerLegacy } from './routes/legacy.js';
@@ -40,6 +41,7 @@ export async function startServer(config: Config, engine: Engine): Promise<Runni
     queueLimit: config.queueLimit,
     ttlMs: config.sessionTtlMs,
     maxOpenUploads: config.maxOpenUploads,
+    resultsUrl: (id) => sessionLinks(id).results,
   });
   const report = service.start(); // takes DATA_DIR's lock: throws DataDirInUseError when another process has it
   if (report.restored) {
@@ -51,14 +53,16 @@ export async function startServer(config: Config, engine: Engine): Promise<Runni
   const app = uWS.App();
   const metrics = new Metrics();
   const authorize = makeAuth(config.apiToken);
-  const router = new Router(app, metrics, authorize);
+  const originPolicy = makeOriginPolicy(config);
+  const router = new Router(app, metrics, authorize, originPolicy);
   registerOps(router, service, metrics);
   registerV1(router, service, config);
   const sse = registerSse(router, service);
-  registerWs(app, service, authorize, makeOriginPolicy(config));
+  registerWs(app, service, authorize, originPolicy);
   registerLegacy(router, service, config);
   registerTus(router, service, config);
   registerStatic(router);
+  router.finish();
   router.add('any', '/*', 'not_found', () => {
     throw new HttpError(404, 'not_found', 'No such endpoint');
   }, { auth: false });

@@ -51,6 +51,8 @@ export interface Ctx {
   bodyDiscarded: boolean;
   /** Two Content-Length headers that disagree: the body's framing is ambiguous (answered 400). */
   conflictingLength: boolean;
+  /** Headers every answer to this request carries (CORS), set by the router. */
+  responseHeaders: Record<string, string>;
 }
 
 export function makeCtx(res: HttpResponse, req: HttpRequest, paramCount: number): Ctx {
@@ -81,6 +83,7 @@ export function makeCtx(res: HttpResponse, req: HttpRequest, paramCount: number)
     bodyPaused: false,
     bodyDiscarded: false,
     conflictingLength,
+    responseHeaders: {},
   };
   res.onAborted(() => {
     ctx.aborted = true;
@@ -106,7 +109,7 @@ export function send(ctx: Ctx, status: number, body: string | Buffer, contentTyp
   ctx.res.cork(() => {
     ctx.res.writeStatus(`${status} ${STATUS_TEXT[status] ?? ''}`);
     if (contentType) ctx.res.writeHeader('Content-Type', contentType);
-    for (const [k, v] of Object.entries(opts.headers ?? {})) ctx.res.writeHeader(k, v);
+    for (const [k, v] of Object.entries({ ...ctx.responseHeaders, ...opts.headers })) ctx.res.writeHeader(k, v);
     // A HEAD answer has the GET answer's headers and never a body (error answers included).
     // (This build's endWithoutBody(length) never completes the response: the length is set
     // here, and endWithoutBody takes no argument. HEAD requests have no body to close over.)

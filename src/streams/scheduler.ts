@@ -13,6 +13,8 @@ export interface SchedulerOptions {
   concurrency: number;
   /** Minimum time between stored progress events of one session, unless something else changed. */
   progressIntervalMs?: number;
+  /** Where a session's results can be read (the `completed` event's `results_url`). */
+  resultsUrl?: (sessionId: string) => string;
 }
 
 interface Running {
@@ -128,7 +130,9 @@ export class Scheduler {
         } catch (err) {
           return this.fail(session, err);
         }
-        if (session.transition('completed', completionSummary(result))) this.stats.completed++;
+        const summary = completionSummary(result);
+        if (this.opts.resultsUrl) summary.results_url = this.opts.resultsUrl(session.id);
+        if (session.transition('completed', summary)) this.stats.completed++;
       },
       (err) => {
         if (!this.finish(session, startedAt)) return;

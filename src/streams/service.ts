@@ -14,7 +14,7 @@ import { Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
 import { StorageError } from './storage.js';
 import { JournalSessionStore } from './store.js';
-import type { IncomingUpload, RecoveryReport, SessionStore, StorageHealth, UploadStore } from './stores.js';
+import type { IncomingUpload, RecoveryReport, SessionListQuery, SessionStore, StorageHealth, UploadStore } from './stores.js';
 import { FileUploadStore } from './uploads.js';
 
 export { QueueFullError, UploadLimitError } from './errors.js';
@@ -30,6 +30,8 @@ export interface ServiceOptions {
   /** Resumable uploads that may be open at once. */
   maxOpenUploads: number;
   sweepIntervalMs?: number;
+  /** Where clients read a session's results (given to the `completed` event). */
+  resultsUrl?: (sessionId: string) => string;
 }
 
 export interface ServiceHealth {
@@ -100,7 +102,7 @@ export class VideoService {
     this.store = new JournalSessionStore(this.layout);
     this.store.onPersistFailure = (session, err) => this.storageFailed(session, err);
     this.queue = new LocalJobQueue({ concurrency: opts.concurrency, queueLimit: opts.queueLimit });
-    this.scheduler = new Scheduler(engine, this.store, this.uploads, this.queue, { concurrency: opts.concurrency });
+    this.scheduler = new Scheduler(engine, this.store, this.uploads, this.queue, { concurrency: opts.concurrency, resultsUrl: opts.resultsUrl });
   }
 
   /**
@@ -239,6 +241,11 @@ export class VideoService {
 
   get(id: string): Session | undefined {
     return this.store.get(id);
+  }
+
+  /** A page of sessions, newest first, as status views (never their results). */
+  list(query: SessionListQuery): StatusView[] {
+    return this.store.list(query).map((s) => statusView(s.state, s.meta.filename));
   }
 
   status(id: string): StatusView | undefined {
