@@ -9,6 +9,7 @@ import { HttpError } from './http.js';
 import { sessionLinks } from './links.js';
 import { Metrics } from './metrics.js';
 import { Router } from './router.js';
+import { registerDocs } from './routes/docs.js';
 import { registerLegacy } from './routes/legacy.js';
 import { registerOps } from './routes/ops.js';
 import { registerSse } from './routes/sse.js';
@@ -30,6 +31,8 @@ export class ListenError extends Error {
 export interface RunningServer {
   port: number;
   service: VideoService;
+  /** Every HTTP path the server answers, with its methods. */
+  routes: Array<{ pattern: string; methods: string[] }>;
   /** Stops listening, closes connections, marks running work interrupted, flushes the store. */
   close(): Promise<void>;
 }
@@ -56,6 +59,7 @@ export async function startServer(config: Config, engine: Engine): Promise<Runni
   const originPolicy = makeOriginPolicy(config);
   const router = new Router(app, metrics, authorize, originPolicy);
   registerOps(router, service, metrics);
+  registerDocs(router);
   registerV1(router, service, config);
   const sse = registerSse(router, service);
   registerWs(app, service, authorize, originPolicy);
@@ -85,6 +89,7 @@ export async function startServer(config: Config, engine: Engine): Promise<Runni
   return {
     port,
     service,
+    routes: router.known(),
     async close() {
       if (closed) return;
       closed = true;

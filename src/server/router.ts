@@ -82,6 +82,11 @@ export class Router {
     return this;
   }
 
+  /** Every path and its methods (for the test that they are all documented). */
+  known(): Array<{ pattern: string; methods: string[] }> {
+    return [...this.paths].map(([pattern, { methods }]) => ({ pattern, methods: [...methods] }));
+  }
+
   /** The Allow header of a known path. */
   private allow(pattern: string): string {
     const methods = new Set(this.paths.get(pattern)?.methods ?? []);
