@@ -177,10 +177,10 @@ export class VideoClient {
     const upload = new Upload(file as Blob, {
       endpoint: this.url(`${API}/uploads`),
       headers: this.headers(),
-      metadata,
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
       removeFingerprintOnSuccess: true,
       ...opts.tus,
+      metadata: { ...metadata, ...opts.tus?.metadata },
       onUploadUrlAvailable: () => {
         sessionId = upload.url!.split('/').pop()!;
         opts.onSessionId?.(sessionId);

@@ -1,14 +1,19 @@
 // What the client sends and receives. Event, status and result types are the server's own
 // (src/streams, src/engine), imported rather than copied, so the two cannot disagree.
 import type { AnalysisResult, AnalysisType, HighlightsResult, HighlightSegment, WorkoutResult, WorkoutSegment, ExerciseStep } from '../../src/engine/types.js';
-import type { ErrorInfo, EventType, SessionEvent, SessionStatus } from '../../src/streams/events.js';
-import type { StatusView } from '../../src/streams/service.js';
+import type { ErrorInfo, EventType, SessionEvent, SessionState, SessionStatus } from '../../src/streams/events.js';
 import type { SessionLinks } from '../../src/server/links.js';
 
 export type { AnalysisResult, AnalysisType, ErrorInfo, EventType, ExerciseStep, HighlightSegment, HighlightsResult, SessionLinks, SessionStatus, WorkoutResult, WorkoutSegment };
 
-/** The status object (GET /status/:id). */
-export type SessionStatusView = StatusView;
+/**
+ * The status object (GET /status/:id): the session's state (src/streams/service.ts statusView),
+ * with the file's name, and the upload's progress only while uploading.
+ */
+export type SessionStatusView = Omit<SessionState, 'upload'> & {
+  filename: string | null;
+  upload?: { receivedBytes: number; totalBytes: number | null };
+};
 
 /** One event as it arrives over SSE or WebSocket (the log's `at` stays on the server). */
 export type ClientEvent = Pick<SessionEvent, 'seq' | 'type' | 'data'>;
