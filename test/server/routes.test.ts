@@ -42,6 +42,10 @@ test('a known path with the wrong method is 405 with Allow; unknown paths stay 4
     const allow = r.headers.get('allow')!.split(', ');
     assert.equal(allow.sort(), [...allowed, 'OPTIONS'].sort(), `${method} ${url}: ${allow}`);
   }
+  // tus's method override of a method it does not take: the same 405.
+  const override = await getJson(`${api()}/uploads/${id}`, { method: 'POST', headers: { 'Tus-Resumable': '1.0.0', 'X-HTTP-Method-Override': 'GET' } });
+  assert.is(override.status, 405);
+  assert.match(override.headers.get('allow')!, /PATCH/);
   const legacy = await getJson(`${srv.url}/analyze/workout`);
   assert.is(legacy.status, 405);
   assert.match(legacy.body.detail, /POST/, 'legacy paths keep their error shape');

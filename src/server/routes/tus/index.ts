@@ -67,7 +67,9 @@ export function registerTus(router: Router, service: VideoService, config: Confi
     if (m === 'PATCH') return patch(ctx);
     if (m === 'DELETE') return del(ctx);
     if (m === 'HEAD') return head(ctx);
-    throw new HttpError(405, 'method_not_allowed', 'POST an upload to the collection; use PATCH, HEAD or DELETE on an upload');
+    throw new HttpError(405, 'method_not_allowed', 'POST an upload to the collection; use PATCH, HEAD or DELETE on an upload', {
+      Allow: 'HEAD, PATCH, DELETE, POST, OPTIONS',
+    });
   };
 
   router.add('options', base, 'tus_options', tus(options, { preflight: true }), { auth: false });
