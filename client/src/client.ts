@@ -215,6 +215,7 @@ export class VideoClient {
     let closeConn: (() => void) | null = null;
     let finished = false;
     let attempt = 0;
+    let eventsThisConnection = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let resolve!: (ev: ClientEvent) => void;
     let reject!: (err: Error) => void;
@@ -238,10 +239,16 @@ export class VideoClient {
       opts.onConnection?.('reconnecting', detail);
       const delay = Math.min(opts.maxRetryDelayMs ?? 15_000, attempt === 0 ? 0 : 250 * 2 ** attempt);
       attempt++;
+      const progressed = eventsThisConnection > 0;
       timer = setTimeout(async () => {
-        // A session that is gone (or a token that is wrong) will never stream again.
+        // A session that is gone (or a token that is wrong) will never stream again, and one that
+        // ended and gave nothing new on the last connection has nothing more to give (`since`
+        // was already its last event).
         try {
-          await this.status(sessionId);
+          const st = await this.status(sessionId);
+          if (!progressed && attempt > 1 && ['completed', 'failed', 'cancelled'].includes(st.status)) {
+            return fail(new ApiError(409, 'ended', `The session is ${st.status} and has no events after ${lastSeq}`));
+          }
         } catch (err) {
           if (err instanceof ApiError && (err.status === 404 || err.status === 401 || err.status === 403)) return fail(err);
         }
@@ -249,6 +256,7 @@ export class VideoClient {
       }, delay);
     };
     const connect = () => {
+      eventsThisConnection = 0;
       opts.onConnection?.('connecting');
       const conn = this.transport(
         { baseUrl: this.baseUrl, token: this.token, sessionId, since: lastSeq },
@@ -261,6 +269,7 @@ export class VideoClient {
             if (finished || closeConn !== conn || ev.seq <= lastSeq) return; // replayed around a reconnect
             if (ev.seq !== lastSeq + 1) return reconnect(`missed events after ${lastSeq}`);
             lastSeq = ev.seq;
+            eventsThisConnection++;
             opts.onEvent?.(ev);
             if (TERMINAL_EVENT_TYPES.includes(ev.type)) {
               stop();

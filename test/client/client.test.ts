@@ -151,6 +151,15 @@ test('list, cancel, cleanup, and errors as ApiError / SessionEndedError', async 
   assert.is(busy.status, 404);
 });
 
+test('following after the last event of an ended session stops instead of waiting forever', async () => {
+  const up = await client.upload(video);
+  const end = await client.follow(up.sessionId).done;
+  const sse = new VideoClient({ baseUrl: srv.url, transport: sseTransport(EventSource as unknown as typeof globalThis.EventSource) });
+  const err = await sse.follow(up.sessionId, { since: end.seq }).done.then(() => null, (e) => e);
+  assert.instance(err, ApiError);
+  assert.is(err.code, 'ended');
+});
+
 test('the token goes along everywhere when the server has one', async () => {
   const locked = await startTestServer({ API_TOKEN: 'k3y' });
   try {
