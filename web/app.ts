@@ -1,8 +1,10 @@
 // The service's web page: choose or drop a video, upload it with tus (resumable, retried on
 // network drops), follow the analysis live over Server-Sent Events (reconnecting with
 // Last-Event-ID / ?lastEventId= when the stream breaks), draw the segments on a timeline coloured
-// by score, and show the results. No framework: a few DOM helpers.
-import { Upload, type PreviousUpload } from 'tus-js-client';
+// by score, and show the results. The API calls go through the service's client (client/); no
+// framework: a few DOM helpers.
+import type { PreviousUpload } from 'tus-js-client';
+import { VideoClient, type AnalysisType, type ClientEvent, type Following, type TusUploadHandle } from '../client/src/browser.js';
 
 const API = '/api/v1/video';
 
@@ -72,7 +74,7 @@ const token = (() => {
   if (fromUrl) sessionStorage.setItem('vas-token', fromUrl);
   return fromUrl ?? sessionStorage.getItem('vas-token');
 })();
-const authHeaders: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
+const client = new VideoClient({ token });
 const withToken = (url: string) => (token ? `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}` : url);
 
 // ---- a record of what the page showed, for tests and debugging ----------------------------
@@ -106,7 +108,7 @@ const preview = $<HTMLVideoElement>('preview');
 const resultsCard = $('results');
 
 // ---- settings -------------------------------------------------------------------------------
-const analysisType = () => (new FormData(form).get('analysis_type') as string) || 'highlights';
+const analysisType = () => ((new FormData(form).get('analysis_type') as string) || 'highlights') as AnalysisType;
 function settings(): Record<string, number> {
   const num = (id: string) => Number($<HTMLInputElement>(id).value);
   return analysisType() === 'workout'
@@ -142,7 +144,7 @@ void checkEngine();
 
 // ---- one run: upload, then follow -----------------------------------------------------------
 class Run {
-  upload: Upload | null = null;
+  upload: TusUploadHandle | null = null;
   sessionId: string | null = null;
   paused = false;
   finished = false;
@@ -150,10 +152,7 @@ class Run {
   segments = new Map<number, Segment>();
   highlightKeys = new Set<string>();
   duration = 0;
-  private es: EventSource | null = null;
-  private lastSeq = 0;
-  private retry = 0;
-  private retryTimer: number | undefined;
+  private following: Following | null = null;
   private speed = { bytes: 0, t: 0, rate: 0 };
   private previewUrl: string;
 
@@ -170,42 +169,46 @@ class Run {
     }, { once: true });
 
     const type = analysisType();
-    const params = JSON.stringify(settings());
-    const upload = new Upload(this.file, {
-      endpoint: `${API}/uploads`,
-      headers: authHeaders,
-      metadata: { filename: this.file.name, filetype: this.file.type || 'application/octet-stream', analysis_type: type, params },
-      retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
-      removeFingerprintOnSuccess: true,
-      onUploadUrlAvailable: () => {
-        this.sessionId = upload.url!.split('/').pop()!;
-        note('session', undefined, this.sessionId);
+    const params = settings();
+    const upload = client.tusUpload(this.file, {
+      analysisType: type,
+      params,
+      filename: this.file.name,
+      onSessionId: (id) => {
+        this.sessionId = id;
+        note('session', undefined, id);
         this.follow();
       },
       onProgress: (sent, total) => this.onUploadProgress(sent, total),
-      onSuccess: () => {
+      tus: {
+        metadata: { filetype: this.file.type || 'application/octet-stream' },
+        onShouldRetry: (err, attempt) => {
+          const status = err.originalResponse?.getStatus() ?? 0;
+          const retry = status === 0 || status >= 500 || status === 409 || status === 423;
+          if (retry) uploadText.textContent = `Connection lost — retrying (${attempt + 1})…`;
+          return retry;
+        },
+      },
+    });
+    upload.done.then(
+      () => {
         this.uploadDone = true;
         this.onUploadProgress(this.file.size, this.file.size);
         uploadText.textContent = `${fmtBytes(this.file.size)} · done`;
         pauseBtn.disabled = true;
         note('upload-done');
       },
-      onError: (err) => this.fail(`The upload failed: ${shortError(err)}`),
-      onShouldRetry: (err, attempt) => {
-        const status = err.originalResponse?.getStatus() ?? 0;
-        const retry = status === 0 || status >= 500 || status === 409 || status === 423;
-        if (retry) uploadText.textContent = `Connection lost — retrying (${attempt + 1})…`;
-        return retry;
-      },
-    });
+      (err: Error) => this.fail(`The upload failed: ${shortError(err)}`),
+    );
     this.upload = upload;
     // Same file and same settings as an unfinished upload of this browser: resume it.
-    upload
+    const paramsText = JSON.stringify(params);
+    upload.upload
       .findPreviousUploads()
       .then((prev: PreviousUpload[]) => {
-        const same = prev.find((p) => p.metadata.analysis_type === type && p.metadata.params === params);
+        const same = prev.find((p) => p.metadata.analysis_type === type && p.metadata.params === paramsText);
         if (same) {
-          upload.resumeFromPreviousUpload(same);
+          upload.upload.resumeFromPreviousUpload(same);
           note('resume', undefined, same.uploadUrl ?? '');
         }
       })
@@ -233,7 +236,7 @@ class Run {
     if (!this.upload || this.uploadDone) return;
     this.paused = !this.paused;
     if (this.paused) {
-      void this.upload.abort();
+      void this.upload.upload.abort();
       pauseBtn.textContent = 'Resume';
       uploadText.textContent = `Paused at ${pct(uploadBar.value)}`;
     } else {
@@ -246,65 +249,45 @@ class Run {
     this.finished = true;
     this.closeStream();
     if (this.upload && !this.uploadDone) await this.upload.abort(true).catch(() => {});
-    else if (this.sessionId) await fetch(`${API}/cancel/${this.sessionId}`, { method: 'POST', headers: authHeaders }).catch(() => {});
+    else if (this.sessionId) await client.cancel(this.sessionId).catch(() => {});
     analysisText.textContent = 'Cancelled';
     uploadText.textContent = this.uploadDone ? uploadText.textContent : 'Cancelled';
     setConn('idle', 'Stopped');
     pauseBtn.disabled = cancelBtn.disabled = true;
   }
 
-  // ---- live events: SSE, reconnecting with the last seen id ---------------------------------
+  // ---- live events: SSE through the client, which resumes after the last event it passed on ----
   follow() {
     if (this.finished || !this.sessionId) return;
     this.closeStream();
-    const url = withToken(`${API}/events/${this.sessionId}${this.lastSeq ? `?lastEventId=${this.lastSeq}` : ''}`);
-    const es = new EventSource(url);
-    this.es = es;
-    setConn('connecting', this.lastSeq ? 'Reconnecting…' : 'Connecting…');
-    es.onopen = () => {
-      this.retry = 0;
-      setConn('live', 'Live');
-      note('sse-open', this.lastSeq);
-    };
-    for (const type of ['status', 'upload', 'progress', 'segment', 'completed', 'failed', 'cancelled']) {
-      es.addEventListener(type, (e) => this.onEvent(type, e as MessageEvent<string>));
-    }
-    es.onerror = () => {
-      if (this.finished) return this.closeStream();
-      // The browser retries by itself (with Last-Event-ID) while CONNECTING; once it gives up
-      // (CLOSED: an HTTP error, a proxy answering HTML…) we reconnect with ?lastEventId=.
-      setConn('connecting', 'Reconnecting…');
-      note('sse-error', es.readyState);
-      if (es.readyState === EventSource.CLOSED) this.scheduleReconnect();
-    };
-  }
-
-  private scheduleReconnect() {
-    this.closeStream();
-    const delay = Math.min(15000, 500 * 2 ** this.retry++);
-    window.clearTimeout(this.retryTimer);
-    this.retryTimer = window.setTimeout(async () => {
-      // A session that is gone will never stream again.
-      try {
-        const r = await fetch(`${API}/status/${this.sessionId}`, { headers: authHeaders });
-        if (r.status === 404) return this.fail('This session no longer exists on the server.');
-      } catch {
-        // offline: try again later
-      }
-      this.follow();
-    }, delay);
+    const following = client.follow(this.sessionId, {
+      onEvent: (ev) => this.onEvent(ev),
+      onConnection: (state) => {
+        if (this.finished) return;
+        if (state === 'connecting') setConn('connecting', this.following?.lastSeq ? 'Reconnecting…' : 'Connecting…');
+        else if (state === 'open') {
+          setConn('live', 'Live');
+          note('sse-open', this.following?.lastSeq ?? 0);
+        } else if (state === 'reconnecting') {
+          setConn('connecting', 'Reconnecting…');
+          note('sse-error');
+        }
+      },
+    });
+    this.following = following;
+    following.done.catch((err: Error & { status?: number }) => {
+      if (this.finished || this.following !== following) return;
+      this.fail(err.status === 404 ? 'This session no longer exists on the server.' : `The live stream stopped: ${err.message}`);
+    });
   }
 
   private closeStream() {
-    this.es?.close();
-    this.es = null;
+    this.following?.close();
+    this.following = null;
   }
 
-  private onEvent(type: string, e: MessageEvent<string>) {
-    const seq = Number(e.lastEventId);
-    if (seq && seq <= this.lastSeq) return; // replayed twice around a reconnect
-    if (seq) this.lastSeq = seq;
-    const data = JSON.parse(e.data) as Record<string, unknown>;
+  private onEvent(ev: ClientEvent) {
+    const { type, data } = ev;
     switch (type) {
       case 'status': {
         const st = data.status as string;
@@ -396,9 +379,12 @@ class Run {
   }
 
   async loadResults() {
-    const r = await fetch(`${API}/results/${this.sessionId}`, { headers: authHeaders });
-    if (!r.ok) return this.fail(`Could not load the results (HTTP ${r.status}).`);
-    const { results } = (await r.json()) as { results: Results };
+    let results: Results;
+    try {
+      results = (await client.results(this.sessionId!)) as unknown as Results;
+    } catch (err) {
+      return this.fail(`Could not load the results (${(err as Error).message}).`);
+    }
     if (results.video?.duration) this.duration = results.video.duration;
     for (const s of results.all_analyses ?? results.segment_analyses ?? []) {
       const index = s.index ?? this.segments.size;

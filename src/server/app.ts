@@ -6,9 +6,11 @@ import { makeAuth } from './auth.js';
 import { makeOriginPolicy } from './cors.js';
 import type { Config } from './config.js';
 import { HttpError } from './http.js';
+import { sessionLinks } from './links.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Router } from './router.js';
+import { registerDocs } from './routes/docs.js';
 import { registerLegacy } from './routes/legacy.js';
 import { registerOps } from './routes/ops.js';
 import { registerSse } from './routes/sse.js';
@@ -31,6 +33,8 @@ export interface RunningServer {
   port: number;
   service: VideoService;
   log: Logger;
+  /** Every HTTP path the server answers, with its methods. */
+  routes: Array<{ pattern: string; methods: string[] }>;
   /**
    * A graceful stop (SIGTERM): no new uploads (503), running analyses get up to graceMs to
    * finish, then close().
@@ -59,6 +63,7 @@ export async function startServer(config: Config, engine: Engine, log: Logger = 
       retryBaseMs: config.webhookRetryBaseMs,
       maxAgeMs: config.webhookMaxAgeMs,
     },
+    resultsUrl: (id) => sessionLinks(id).results,
   });
   const report = service.start(); // takes DATA_DIR's lock: throws DataDirInUseError when another process has it
   if (report.restored) {
@@ -79,15 +84,18 @@ export async function startServer(config: Config, engine: Engine, log: Logger = 
   const app = uWS.App();
   const metrics = new Metrics();
   const authorize = makeAuth(config.apiToken);
-  const router = new Router(app, metrics, authorize, log);
+  const originPolicy = makeOriginPolicy(config);
+  const router = new Router(app, metrics, authorize, originPolicy, log);
   registerOps(router, service, metrics);
+  registerDocs(router);
   registerV1(router, service, config);
   const sse = registerSse(router, service);
-  const ws = registerWs(app, service, authorize, makeOriginPolicy(config));
+  const ws = registerWs(app, service, authorize, originPolicy);
   metrics.observe(service, { sse: sse.count, websocket: ws.count });
   registerLegacy(router, service, config);
   registerTus(router, service, config);
   registerStatic(router);
+  router.finish();
   router.add('any', '/*', 'not_found', () => {
     throw new HttpError(404, 'not_found', 'No such endpoint');
   }, { auth: false });
@@ -120,6 +128,7 @@ export async function startServer(config: Config, engine: Engine, log: Logger = 
     port,
     service,
     log,
+    routes: router.known(),
     async drain(graceMs: number) {
       const left = await service.drain(graceMs);
       if (left) log.warn({ running: left, graceMs }, 'shutdown grace over: stopping the analyses still running; they run again at the next start');

@@ -61,6 +61,8 @@ export interface Ctx {
   longLived: boolean;
   /** Told the size of every request body chunk piped to a sink (metrics). */
   onIngest: ((bytes: number) => void) | null;
+  /** Headers every answer to this request carries (CORS), set by the router. */
+  responseHeaders: Record<string, string>;
 }
 
 export function makeCtx(res: HttpResponse, req: HttpRequest, paramCount: number): Ctx {
@@ -94,6 +96,7 @@ export function makeCtx(res: HttpResponse, req: HttpRequest, paramCount: number)
     requestId: REQUEST_ID_RE.test(headers['x-request-id'] ?? '') ? headers['x-request-id'] : randomUUID(),
     longLived: false,
     onIngest: null,
+    responseHeaders: {},
   };
   res.onAborted(() => {
     ctx.aborted = true;
@@ -120,7 +123,7 @@ export function send(ctx: Ctx, status: number, body: string | Buffer, contentTyp
     ctx.res.writeStatus(`${status} ${STATUS_TEXT[status] ?? ''}`);
     if (contentType) ctx.res.writeHeader('Content-Type', contentType);
     ctx.res.writeHeader('X-Request-Id', ctx.requestId);
-    for (const [k, v] of Object.entries(opts.headers ?? {})) ctx.res.writeHeader(k, v);
+    for (const [k, v] of Object.entries({ ...ctx.responseHeaders, ...opts.headers })) ctx.res.writeHeader(k, v);
     // A HEAD answer has the GET answer's headers and never a body (error answers included).
     // (This build's endWithoutBody(length) never completes the response: the length is set
     // here, and endWithoutBody takes no argument. HEAD requests have no body to close over.)

@@ -1,9 +1,12 @@
-// Route registration: reads the request, checks auth, runs the handler, maps thrown errors to
-// the endpoint family's error shape, and records metrics.
+// Route registration: reads the request, checks the Origin and auth, runs the handler, maps
+// thrown errors to the endpoint family's error shape, and records metrics. It also knows every
+// path's methods, so each known path answers CORS preflights (OPTIONS) and a wrong method with
+// 405 and Allow (finish()).
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Ctx } from './http.js';
+import { corsHeaders, preflightHeaders, type OriginPolicy } from './cors.js';
 import { isDomainError, toHttpError } from './errors.js';
-import { HttpError, afterBody, makeCtx, sendDetail, sendError } from './http.js';
+import { HttpError, afterBody, makeCtx, send, sendDetail, sendError } from './http.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -18,11 +21,17 @@ export interface RouteOptions {
 
 export type Method = 'get' | 'post' | 'del' | 'patch' | 'head' | 'options' | 'any';
 
+const HTTP_METHOD: Record<Exclude<Method, 'any'>, string> = { get: 'GET', post: 'POST', del: 'DELETE', patch: 'PATCH', head: 'HEAD', options: 'OPTIONS' };
+
 export class Router {
+  /** Pattern → the HTTP methods registered on it, and its error shape. */
+  private readonly paths = new Map<string, { methods: Set<string>; errors: 'v1' | 'legacy' }>();
+
   constructor(
     private readonly app: TemplatedApp,
     private readonly metrics: Metrics,
     private readonly authorize: (ctx: Ctx, allowQueryToken: boolean) => boolean,
+    private readonly originAllowed: OriginPolicy,
     private readonly log: Logger,
   ) {}
 
@@ -30,6 +39,11 @@ export class Router {
     const paramCount = (pattern.match(/\/:/g) ?? []).length;
     const errors = opts.errors ?? 'v1';
     const auth = opts.auth ?? true;
+    if (method !== 'any') {
+      const known = this.paths.get(pattern) ?? { methods: new Set<string>(), errors };
+      known.methods.add(HTTP_METHOD[method]);
+      this.paths.set(pattern, known);
+    }
     this.app[method](pattern, (res, req) => {
       const ctx = makeCtx(res, req, paramCount);
       ctx.onIngest = (n) => this.metrics.ingest(n);
@@ -56,6 +70,15 @@ export class Router {
         (errors === 'legacy' ? sendDetail : sendError)(ctx, err, { close: true });
         return;
       }
+      const origin = ctx.headers['origin'];
+      if (!this.originAllowed(origin, ctx.headers['host'])) {
+        // The same answer as the WebSocket upgrade's: a page of another site must not use this
+        // service through its visitors' browsers (simple POSTs need no preflight).
+        fail(new HttpError(403, 'forbidden', 'This origin may not use the service (see CORS_ORIGINS)', { Vary: 'Origin' }));
+        return;
+      }
+      ctx.responseHeaders = corsHeaders(origin);
+      if (method === 'options') Object.assign(ctx.responseHeaders, preflightHeaders(), { Allow: this.allow(pattern) });
       if (auth && !this.authorize(ctx, auth === 'query')) {
         fail(new HttpError(401, 'unauthorized', 'Missing or wrong bearer token', { 'WWW-Authenticate': 'Bearer' }));
         return;
@@ -68,5 +91,40 @@ export class Router {
       }
     });
     return this;
+  }
+
+  /** Every path and its methods (for the test that they are all documented). */
+  known(): Array<{ pattern: string; methods: string[] }> {
+    return [...this.paths].map(([pattern, { methods }]) => ({ pattern, methods: [...methods] }));
+  }
+
+  /** The Allow header of a known path. */
+  private allow(pattern: string): string {
+    const methods = new Set(this.paths.get(pattern)?.methods ?? []);
+    methods.add('OPTIONS');
+    return [...methods].join(', ');
+  }
+
+  /**
+   * Call after every route is added: each known path answers a CORS preflight (OPTIONS, no
+   * token needed: browsers send none) unless it has its own OPTIONS route, and any other
+   * method with 405 and Allow.
+   */
+  finish(): void {
+    for (const [pattern, { methods, errors }] of [...this.paths]) {
+      if (!methods.has('OPTIONS')) {
+        this.add('options', pattern, 'preflight', (ctx) => send(ctx, 204, '', null), { auth: false, errors });
+      }
+      this.add(
+        'any',
+        pattern,
+        'method_not_allowed',
+        (ctx) => {
+          const allow = this.allow(pattern);
+          throw new HttpError(405, 'method_not_allowed', `${ctx.method} is not allowed here; use ${allow}`, { Allow: allow });
+        },
+        { auth: false, errors },
+      );
+    }
   }
 }

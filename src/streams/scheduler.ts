@@ -18,6 +18,8 @@ export interface SchedulerOptions {
   log?: Logger;
   /** Runs of one job (the first and its take-overs) before it fails with `interrupted`. */
   maxAttempts?: number;
+  /** Where a session's results can be read (the `completed` event's `results_url`). */
+  resultsUrl?: (sessionId: string) => string;
 }
 
 interface Running {
@@ -160,7 +162,9 @@ export class Scheduler {
         } catch (err) {
           return this.fail(session, err);
         }
-        if (session.transition('completed', completionSummary(result))) this.stats.completed++;
+        const summary = completionSummary(result);
+        if (this.opts.resultsUrl) summary.results_url = this.opts.resultsUrl(session.id);
+        if (session.transition('completed', summary)) this.stats.completed++;
       },
       (err) => {
         if (!this.finish(session, startedAt)) return;

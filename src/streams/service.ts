@@ -15,7 +15,7 @@ import { Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
 import { StorageError } from './storage.js';
 import { JournalSessionStore } from './store.js';
-import type { IncomingUpload, RecoveryReport, SessionStore, StorageHealth, UploadStore } from './stores.js';
+import type { IncomingUpload, RecoveryReport, SessionListQuery, SessionStore, StorageHealth, UploadStore } from './stores.js';
 import { FileUploadStore } from './uploads.js';
 import { FileWebhookStore } from './webhook-store.js';
 import { Webhooks, parseWebhookUrl, type WebhookView } from './webhooks.js';
@@ -45,6 +45,8 @@ export interface ServiceOptions {
   };
   /** Runs of one job (the first and its take-overs) before it fails with `interrupted` (default 3). */
   maxAttempts?: number;
+  /** Where clients read a session's results (given to the `completed` event). */
+  resultsUrl?: (sessionId: string) => string;
 }
 
 /** A session reached a terminal state; runMs is how long it was processing (null if it never ran). */
@@ -128,7 +130,12 @@ export class VideoService {
     this.store = new JournalSessionStore(this.layout);
     this.store.onPersistFailure = (session, err) => this.storageFailed(session, err);
     this.queue = new LocalJobQueue({ concurrency: opts.concurrency, queueLimit: opts.queueLimit });
-    this.scheduler = new Scheduler(engine, this.store, this.uploads, this.queue, { concurrency: opts.concurrency, maxAttempts: opts.maxAttempts, log: this.log });
+    this.scheduler = new Scheduler(engine, this.store, this.uploads, this.queue, {
+      concurrency: opts.concurrency,
+      maxAttempts: opts.maxAttempts,
+      log: this.log,
+      resultsUrl: opts.resultsUrl,
+    });
     const wh = opts.webhooks ?? { defaultUrl: null, secret: null, retryBaseMs: 10_000, maxAgeMs: 24 * 3_600_000 };
     this.webhooks = new Webhooks(new FileWebhookStore(this.layout), {
       secret: wh.secret,
@@ -321,6 +328,11 @@ export class VideoService {
 
   get(id: string): Session | undefined {
     return this.store.get(id);
+  }
+
+  /** A page of sessions, newest first, as status views (never their results). */
+  list(query: SessionListQuery): StatusView[] {
+    return this.store.list(query).map((s) => statusView(s.state, s.meta.filename));
   }
 
   status(id: string): StatusView | undefined {

@@ -6,11 +6,17 @@ import type { DataLayout } from './layout.js';
 import { Session } from './session.js';
 import { TERMINAL_EVENTS } from './events.js';
 import type { StorageError } from './storage.js';
-import type { NewSession, RecoveryReport, SessionStore } from './stores.js';
+import type { NewSession, RecoveryReport, SessionListQuery, SessionStore } from './stores.js';
 
 /** nanoid's default alphabet and length: 21 URL-safe characters. */
 export const SESSION_ID_RE = /^[A-Za-z0-9_-]{21}$/;
 export const isSessionId = (s: string) => SESSION_ID_RE.test(s);
+
+/** The list's order: negative when `a` comes before `b` (created later, or the same ms and a greater id). */
+function newestFirst(a: Session, b: { createdAt: string; sessionId: string }): number {
+  return cmp(b.createdAt, a.meta.createdAt) || cmp(b.sessionId, a.id);
+}
+const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
 
 /** Sessions journaled as JSONL files under DATA_DIR/sessions (journal.ts). */
 export class JournalSessionStore implements SessionStore {
@@ -46,6 +52,16 @@ export class JournalSessionStore implements SessionStore {
 
   all(): IterableIterator<Session> {
     return this.sessions.values();
+  }
+
+  list({ status, after, limit }: SessionListQuery): Session[] {
+    const out: Session[] = [];
+    for (const s of this.sessions.values()) {
+      if (status && s.state.status !== status) continue;
+      if (after && newestFirst(s, after) <= 0) continue;
+      out.push(s);
+    }
+    return out.sort((a, b) => newestFirst(a, b.meta)).slice(0, limit);
   }
 
   get size(): number {

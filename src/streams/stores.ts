@@ -28,6 +28,14 @@ export interface RecoveryReport {
   uploading: Session[];
 }
 
+/** A page of the sessions list: newest first (createdAt, then id, descending). */
+export interface SessionListQuery {
+  status?: SessionStatus;
+  /** Only sessions after this one in the list's order (the previous page's last). */
+  after?: { createdAt: string; sessionId: string };
+  limit: number;
+}
+
 /**
  * Sessions and their append-only event logs. A Session appends, replays (history from a seq) and
  * follows live (eventsSince); the store persists every event before followers see it.
@@ -37,6 +45,8 @@ export interface SessionStore {
   create(spec: NewSession, status: SessionStatus): Session;
   get(id: string): Session | undefined;
   all(): IterableIterator<Session>;
+  /** Up to `limit` sessions in the list's order (newest first). */
+  list(query: SessionListQuery): Session[];
   readonly size: number;
   /** Deletes the session's files and forgets it. Throws a StorageError (and keeps it) when the files stay. */
   remove(id: string): boolean;

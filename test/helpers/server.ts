@@ -9,6 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { createEngine } from '../../src/engine/index.js';
 import { startServer, type RunningServer } from '../../src/server/app.js';
 import { loadConfig } from '../../src/server/config.js';
+import { installContractChecks } from './contract.js';
+
+// Every server suite imports this file: its responses are checked against the API documents.
+installContractChecks();
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 

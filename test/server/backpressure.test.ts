@@ -5,7 +5,12 @@ import net from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
+import { suspendContractChecks } from '../helpers/contract.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+
+// This suite measures the server's memory in its own process and appends synthetic events (with
+// padding no real event has): the API-document checks would distort the one and refuse the other.
+suspendContractChecks();
 
 let srv: TestServer;
 test.before(async () => {

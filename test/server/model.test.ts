@@ -6,6 +6,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSignalEngine, type HighlightsResult } from '../../src/engine/index.js';
+import { VideoClient, type WorkoutResult } from '../../client/src/node.js';
 import { makeTestVideo, makeWorkoutVideo } from '../helpers/media.js';
 import { ROOT, getJson, isTerminalStatus, pollStatus, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.js';
 
@@ -86,17 +87,15 @@ test('highlights: every segment described by the model, most promising segments 
   assert.ok(changed.length > 0, 'model text replaced signal descriptions');
 });
 
-test('workout: sets get names from the model', async () => {
+test('workout: sets get names from the model (through the typed client)', async () => {
   if (!have) return;
   const w = await makeWorkoutVideo(dir);
-  const up = await upload(`${srv.url}/api/v1/video/upload`, w.path, { analysis_type: 'workout', params: '{"user_prompt": "Name the exercise."}' });
-  assert.is(up.status, 202, JSON.stringify(up.body));
-  const st = await pollStatus(srv.url, up.body.sessionId, isTerminalStatus, 120_000);
-  assert.is(st.status, 'completed', JSON.stringify(st));
-  const r = (await getJson(`${srv.url}/api/v1/video/results/${up.body.sessionId}`)).body.results;
+  const client = new VideoClient({ baseUrl: srv.url });
+  const up = await client.upload(w.path, { analysisType: 'workout', params: { user_prompt: 'Name the exercise.' } });
+  const r = await client.waitForResults<WorkoutResult>(up.sessionId);
   assert.is(r.engine.name, 'smolvlm');
   assert.ok(r.exercise_steps.length >= 2);
-  assert.ok(r.exercise_steps.every((s: any) => typeof s.exercise_name === 'string' && !/^Set \d+$/.test(s.exercise_name)), JSON.stringify(r.exercise_steps));
+  assert.ok(r.exercise_steps.every((s) => typeof s.exercise_name === 'string' && !/^Set \d+$/.test(s.exercise_name)), JSON.stringify(r.exercise_steps));
   assert.is(r.summary.total_reps, r.exercise_steps.reduce((n: number, s: any) => n + s.rep_count, 0));
 });
 

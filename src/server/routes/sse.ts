@@ -132,6 +132,7 @@ export function registerSse(router: Router, service: VideoService, opts: SseOpti
         ctx.res.writeHeader('Cache-Control', 'no-cache, no-transform');
         ctx.res.writeHeader('X-Accel-Buffering', 'no');
         ctx.res.writeHeader('X-Request-Id', ctx.requestId);
+        for (const [k, v] of Object.entries(ctx.responseHeaders)) ctx.res.writeHeader(k, v);
         ctx.res.write('retry: 1000\n\n');
       });
       const conn = new SseConnection(ctx, maxBacklog, (c) => open.delete(c));

@@ -1,12 +1,14 @@
 // REST v1: upload, status, results, cancel, cleanup.
 import { EngineError, type AnalysisType } from '../../engine/types.js';
 import { parseAnalysisType } from '../../engine/params.js';
+import type { SessionStatus } from '../../streams/events.js';
 import type { VideoService } from '../../streams/service.js';
 import { isSessionId } from '../../streams/store.js';
 import type { Config } from '../config.js';
 import type { Ctx } from '../http.js';
 import { HttpError, JSON_TYPE, send, sendJson } from '../http.js';
 import { MULTIPART_MAX_FILE_BYTES, receiveMultipart, type ReceivedFile } from '../multipart.js';
+import { API_BASE, sessionLinks } from '../links.js';
 import type { Router } from '../router.js';
 
 export const notFound = () => new HttpError(404, 'not_found', 'No such session');
@@ -70,13 +72,50 @@ export async function receiveUpload(service: VideoService, config: Config, ctx: 
   });
 }
 
+const STATUSES: readonly SessionStatus[] = ['uploading', 'pending', 'processing', 'completed', 'failed', 'cancelled'];
+export const LIST_MAX_LIMIT = 100;
+const LIST_DEFAULT_LIMIT = 20;
+
+/** The list's cursor: the last session of a page (its createdAt and id), opaque to clients. */
+function encodeCursor(s: { createdAt: string; sessionId: string }): string {
+  return Buffer.from(`${s.createdAt}/${s.sessionId}`).toString('base64url');
+}
+
+function parseListQuery(q: URLSearchParams): { status?: SessionStatus; limit: number; after?: { createdAt: string; sessionId: string } } {
+  const status = q.get('status') || undefined;
+  if (status !== undefined && !(STATUSES as readonly string[]).includes(status)) {
+    throw new HttpError(400, 'bad_request', `status must be one of ${STATUSES.join(', ')}`);
+  }
+  const rawLimit = q.get('limit');
+  const limit = rawLimit === null || rawLimit === '' ? LIST_DEFAULT_LIMIT : Number(rawLimit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > LIST_MAX_LIMIT) {
+    throw new HttpError(400, 'bad_request', `limit must be an integer 1-${LIST_MAX_LIMIT}`);
+  }
+  const cursor = q.get('cursor');
+  if (!cursor) return { status: status as SessionStatus | undefined, limit };
+  const m = /^(\d{4}-\d\d-\d\dT[\d:.]+Z)\/([A-Za-z0-9_-]{21})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m || Number.isNaN(Date.parse(m[1]))) throw new HttpError(400, 'bad_request', 'cursor is not one this service gave out (use nextCursor as it is)');
+  return { status: status as SessionStatus | undefined, limit, after: { createdAt: m[1], sessionId: m[2] } };
+}
+
 export function registerV1(router: Router, service: VideoService, config: Config): void {
-  const base = '/api/v1/video';
+  const base = API_BASE;
 
   router.add('post', `${base}/upload`, 'upload', async (ctx) => {
     const { file, fields } = await receiveUpload(service, config, ctx, ['file', 'video'], ['analysis_type', 'params', 'webhook_url']);
     const session = await admitUpload(service, config, ctx, file, () => parseAnalysisType(fields.analysis_type), fields.params, fields.webhook_url);
-    sendJson(ctx, 202, { sessionId: session.id, status: session.state.status });
+    const links = sessionLinks(session.id);
+    sendJson(ctx, 202, { sessionId: session.id, status: session.state.status, links }, { headers: { Location: links.status } });
+  });
+
+  router.add('get', `${base}/sessions`, 'sessions', (ctx) => {
+    const { status, limit, after } = parseListQuery(ctx.query);
+    // One more than asked for says whether there is a next page.
+    const page = service.list({ status, after, limit: limit + 1 });
+    const more = page.length > limit;
+    const sessions = page.slice(0, limit).map((s) => ({ ...s, links: sessionLinks(s.sessionId) }));
+    const last = sessions.at(-1);
+    sendJson(ctx, 200, { sessions, nextCursor: more && last ? encodeCursor(last) : null });
   });
 
   router.add('get', `${base}/status/:sessionId`, 'status', (ctx) => {

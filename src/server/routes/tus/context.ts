@@ -10,6 +10,6 @@ export interface TusContext {
   uploads: TusUploads;
   /** The collection's path; an upload's is `${base}/${id}`. */
   base: string;
-  /** Tus-Resumable, and the CORS headers when the request's origin is allowed. */
+  /** The tus headers of every answer (Tus-Resumable). */
   headers(ctx: Ctx): Record<string, string>;
 }

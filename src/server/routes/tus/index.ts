@@ -1,12 +1,11 @@
 // Resumable uploads: tus 1.0.0 at /api/v1/video/uploads, with the extensions creation,
 // creation-with-upload, termination, expiration and checksum (sha1, sha256, md5). One handler
 // per method (options, post, head, patch, delete) around the shared lookup and lock of
-// uploads.ts; this file adds what every method does: auth, Tus-Resumable, and the tus and CORS
-// headers on every answer, errors included. Open uploads are limited (MAX_OPEN_UPLOADS).
+// uploads.ts; this file adds what every method does: auth, Tus-Resumable, and the tus headers on
+// every answer, errors included (the router adds the CORS headers, as for every route). Open uploads are limited (MAX_OPEN_UPLOADS).
 import type { VideoService } from '../../../streams/service.js';
 import { makeAuth } from '../../auth.js';
 import type { Config } from '../../config.js';
-import { makeOriginPolicy } from '../../cors.js';
 import { toHttpError } from '../../errors.js';
 import type { Ctx } from '../../http.js';
 import { HttpError } from '../../http.js';
@@ -17,7 +16,7 @@ import { headHandler } from './head.js';
 import { optionsHandler } from './options.js';
 import { patchHandler } from './patch.js';
 import { postHandler } from './post.js';
-import { EXPOSE_HEADERS, TUS_VERSION } from './protocol.js';
+import { TUS_VERSION } from './protocol.js';
 import { TusUploads } from './uploads.js';
 
 export interface TusOptions {
@@ -30,24 +29,15 @@ export interface TusOptions {
 export function registerTus(router: Router, service: VideoService, config: Config, opts: TusOptions = {}): void {
   const base = '/api/v1/video/uploads';
   const authorize = makeAuth(config.apiToken);
-  const originAllowed = makeOriginPolicy(config);
   const t: TusContext = {
     service,
     config,
     base,
     uploads: new TusUploads(service, { expiryMs: opts.expiryMs ?? config.sessionTtlMs, progressIntervalMs: opts.progressIntervalMs ?? 250 }),
-    headers: (ctx: Ctx) => {
-      const origin = ctx.headers['origin'];
-      const headers: Record<string, string> = { 'Tus-Resumable': TUS_VERSION, Vary: 'Origin' };
-      if (origin !== undefined && originAllowed(origin, ctx.headers['host'])) {
-        headers['Access-Control-Allow-Origin'] = origin;
-        headers['Access-Control-Expose-Headers'] = EXPOSE_HEADERS;
-      }
-      return headers;
-    },
+    headers: () => ({ 'Tus-Resumable': TUS_VERSION }),
   };
 
-  /** Auth and Tus-Resumable first; errors get the tus/CORS headers (unknown ones go to the router's log). */
+  /** Auth and Tus-Resumable first; errors get the tus headers (unknown ones go to the router's log). */
   const tus = (handler: Handler, { preflight = false } = {}): Handler => {
     return async (ctx) => {
       try {
@@ -77,7 +67,9 @@ export function registerTus(router: Router, service: VideoService, config: Confi
     if (m === 'PATCH') return patch(ctx);
     if (m === 'DELETE') return del(ctx);
     if (m === 'HEAD') return head(ctx);
-    throw new HttpError(405, 'method_not_allowed', 'POST an upload to the collection; use PATCH, HEAD or DELETE on an upload');
+    throw new HttpError(405, 'method_not_allowed', 'POST an upload to the collection; use PATCH, HEAD or DELETE on an upload', {
+      Allow: 'HEAD, PATCH, DELETE, POST, OPTIONS',
+    });
   };
 
   router.add('options', base, 'tus_options', tus(options, { preflight: true }), { auth: false });

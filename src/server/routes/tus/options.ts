@@ -1,8 +1,8 @@
-// OPTIONS: what the server supports (also the CORS preflight; needs no token).
+// OPTIONS: what the server supports (also the CORS preflight, whose headers the router adds; needs no token).
 import { send } from '../../http.js';
 import type { Handler } from '../../router.js';
 import type { TusContext } from './context.js';
-import { ALLOW_HEADERS, TUS_CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION } from './protocol.js';
+import { TUS_CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION } from './protocol.js';
 
 export function optionsHandler(t: TusContext): Handler {
   return (ctx) => {
@@ -13,9 +13,6 @@ export function optionsHandler(t: TusContext): Handler {
         'Tus-Extension': TUS_EXTENSIONS,
         'Tus-Max-Size': String(t.config.maxUploadBytes),
         'Tus-Checksum-Algorithm': TUS_CHECKSUM_ALGORITHMS.join(','),
-        'Access-Control-Allow-Methods': 'POST, HEAD, PATCH, DELETE, OPTIONS',
-        'Access-Control-Allow-Headers': ALLOW_HEADERS,
-        'Access-Control-Max-Age': '86400',
       },
     });
   };

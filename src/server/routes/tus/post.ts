@@ -3,6 +3,7 @@ import type { AnalysisType } from '../../../engine/types.js';
 import { parseAnalysisType } from '../../../engine/params.js';
 import { HttpError, sendJson } from '../../http.js';
 import { sanitizeFilename } from '../../multipart.js';
+import { sessionLinks } from '../../links.js';
 import type { Handler } from '../../router.js';
 import type { TusContext } from './context.js';
 import { publicBase } from '../v1.js';
@@ -58,7 +59,7 @@ export function postHandler(t: TusContext): Handler {
     sendJson(
       ctx,
       201,
-      { sessionId: session.id, status: session.state.status },
+      { sessionId: session.id, status: session.state.status, links: sessionLinks(session.id) },
       { headers: { ...t.headers(ctx), Location: `${t.base}/${session.id}`, 'Upload-Offset': String(offset), ...uploads.expiresHeader(session) } },
     );
   };

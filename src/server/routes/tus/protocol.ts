@@ -1,5 +1,4 @@
-// tus 1.0.0 protocol pieces shared by the method handlers: versions, extensions, the headers
-// browsers may send and read, and strict parsing of the tus headers.
+// tus 1.0.0 protocol pieces shared by the method handlers: versions, extensions and strict parsing of the tus headers.
 import type { Ctx } from '../../http.js';
 import { HttpError } from '../../http.js';
 
@@ -8,15 +7,6 @@ export const TUS_EXTENSIONS = 'creation,creation-with-upload,termination,expirat
 export const TUS_CHECKSUM_ALGORITHMS = ['sha1', 'sha256', 'md5'] as const;
 export const OCTET = 'application/offset+octet-stream';
 
-export const ALLOW_HEADERS = [
-  'Authorization', 'Content-Type', 'Origin', 'X-Requested-With', 'X-HTTP-Method-Override',
-  'Tus-Resumable', 'Upload-Length', 'Upload-Offset', 'Upload-Metadata', 'Upload-Checksum',
-  'Upload-Defer-Length', 'Upload-Concat',
-].join(', ');
-export const EXPOSE_HEADERS = [
-  'Location', 'Upload-Offset', 'Upload-Length', 'Upload-Expires', 'Upload-Metadata',
-  'Tus-Resumable', 'Tus-Version', 'Tus-Extension', 'Tus-Max-Size', 'Tus-Checksum-Algorithm', 'Retry-After',
-].join(', ');
 
 /** Parses `key base64,key2 base64,key3` (values optional). */
 export function parseUploadMetadata(raw: string | undefined): Record<string, string> {
