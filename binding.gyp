@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cpp",
         "native/av_raii.cpp",
+        "native/camera_motion.cpp",
         "native/decoder.cpp",
         "native/features.cpp",
         "native/file_lock.cpp",
