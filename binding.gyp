@@ -11,6 +11,7 @@
         "native/file_lock.cpp",
         "native/frames.cpp",
         "native/job.cpp",
+        "native/log_watch.cpp",
         "native/media_file.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

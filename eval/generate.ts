@@ -76,7 +76,7 @@ async function stillImage(): Promise<string> {
   return cached(
     'still',
     (out) => [
-      '-f', 'lavfi', '-i', 'nullsrc=s=160x90,geq=lum=random(1)*255:cb=128:cr=128,scale=1920x1080:flags=bicubic,noise=alls=12:allf=0,gblur=sigma=1.2',
+      '-f', 'lavfi', '-i', 'nullsrc=s=64x36,geq=lum=random(1)*255:cb=128:cr=128,scale=1920x1080:flags=bicubic,noise=alls=10:allf=0,gblur=sigma=1.5',
       '-frames:v', '1', out,
     ],
     'png',

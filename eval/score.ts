@@ -51,9 +51,10 @@ export function scoreReps(steps: ExerciseStep[], labels: Labels): { totalError: 
 }
 
 /**
- * Segments that disagree with the labelled sets: a segment inside a set that isn't counted as
- * part of it, a rep count different from the reps that fall inside the segment (± 1), or a
- * transition flag where no set starts or ends (within 1 s).
+ * Segments that disagree with the labelled sets: a segment overlapping a set (by periodSlack
+ * or more) that isn't counted as part of it or one clear of every set that is, a rep count
+ * different from the reps that fall inside the segment (± 1), or a transition flag where no
+ * set starts or ends (within periodSlack).
  */
 export function segmentDisagreements(segments: WorkoutSegment[], labels: Labels, periodSlack = 1): number {
   const sets = labels.sets ?? [];
@@ -68,10 +69,13 @@ export function segmentDisagreements(segments: WorkoutSegment[], labels: Labels,
         if (t >= span.start && t < span.end) reps++;
       }
     }
-    const inside = sets.some((s) => overlap(span, s) > 0.5 * (span.end - span.start));
+    // Within periodSlack of a set's edge either answer is right.
+    const inside = sets.some((s) => overlap(span, s) >= periodSlack);
+    const outside = !sets.some((s) => overlap(span, { start: s.start - periodSlack, end: s.end + periodSlack }) > 0);
     const edge = sets.some((s) => [s.start, s.end].some((t) => t > span.start - periodSlack && t < span.end + periodSlack));
     const counted = seg.exercise_name !== 'Rest' && seg.exercise_name !== '';
-    if (inside !== counted || Math.abs(seg.rep_count - reps) > 1 || (seg.is_transition && !edge)) bad++;
+    const wrongSet = (inside && !counted) || (outside && counted);
+    if (wrongSet || Math.abs(seg.rep_count - reps) > 1 || (seg.is_transition && !edge)) bad++;
   }
   return bad;
 }

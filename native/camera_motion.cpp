@@ -135,14 +135,10 @@ GlobalMotion estimateGlobalMotion(const GrayFrame& prevFrame, const GrayFrame& c
       vecs.push_back({bx + kBlock / 2.0 - w / 2.0, by + kBlock / 2.0 - h / 2.0, fvx + sx, fvy + sy});
     }
   }
-  if (vecs.size() < 6) {
-    // Too little texture to tell: no camera model, the whole difference counts.
-    m.residual = frameDifference(prevFrame, curFrame).meanAbs;
-    return m;
-  }
+  // Too little texture to tell (fewer than 6 blocks): no camera model, only brightness matching.
   std::vector<char> use(vecs.size(), 1);
   double tx = 0, ty = 0, k = 0;
-  for (int iter = 0; iter < 3; ++iter) {
+  for (int iter = 0; iter < 3 && vecs.size() >= 6; ++iter) {
     if (!fit(vecs, use, tx, ty, k)) break;
     std::vector<double> err(vecs.size());
     for (size_t i = 0; i < vecs.size(); ++i) err[i] = std::hypot(vecs[i].vx - tx - k * vecs[i].x, vecs[i].vy - ty - k * vecs[i].y);
@@ -152,7 +148,7 @@ GlobalMotion estimateGlobalMotion(const GrayFrame& prevFrame, const GrayFrame& c
     for (size_t i = 0; i < vecs.size(); ++i) use[i] = err[i] <= limit;
   }
   size_t inl = std::count(use.begin(), use.end(), 1);
-  m.inliers = static_cast<double>(inl) / vecs.size();
+  m.inliers = vecs.empty() ? 0 : static_cast<double>(inl) / vecs.size();
   m.valid = inl >= 6 && m.inliers >= 0.5;
   if (!m.valid) tx = ty = k = 0;
   m.dx = tx;
@@ -160,17 +156,33 @@ GlobalMotion estimateGlobalMotion(const GrayFrame& prevFrame, const GrayFrame& c
   m.zoom = k;
 
   // Residual: cur against prev warped by the model (bilinear), over the pixels that stay inside.
+  // Each pixel takes the best match within one pixel of where the model puts it, so fine
+  // texture, interpolation and a slightly wrong model leave nothing, while anything that moved
+  // on its own (a pixel or more per sample at 160 px, i.e. fast) does.
   const double cx = w / 2.0, cy = h / 2.0, s = 1 + k;
-  double sum = 0;
-  long n = 0;
+  Plane warped{w, h, std::vector<float>(static_cast<size_t>(w) * h, -1.f)};
   for (int y = 0; y < h; ++y) {
     for (int x = 0; x < w; ++x) {
       double qx = cx + (x + 0.5 - cx - tx) / s - 0.5, qy = cy + (y + 0.5 - cy - ty) / s - 0.5;
       if (qx < 0 || qy < 0 || qx >= w - 1 || qy >= h - 1) continue;
       int ix = static_cast<int>(qx), iy = static_cast<int>(qy);
       double fx = qx - ix, fy = qy - iy;
-      double v = (1 - fy) * ((1 - fx) * prev.at(ix, iy) + fx * prev.at(ix + 1, iy)) + fy * ((1 - fx) * prev.at(ix, iy + 1) + fx * prev.at(ix + 1, iy + 1));
-      sum += std::fabs(cur.at(x, y) - v);
+      warped.p[static_cast<size_t>(y) * w + x] = static_cast<float>(
+          (1 - fy) * ((1 - fx) * prev.at(ix, iy) + fx * prev.at(ix + 1, iy)) + fy * ((1 - fx) * prev.at(ix, iy + 1) + fx * prev.at(ix + 1, iy + 1)));
+    }
+  }
+  double sum = 0;
+  long n = 0;
+  for (int y = 1; y < h - 1; ++y) {
+    for (int x = 1; x < w - 1; ++x) {
+      if (warped.at(x, y) < 0) continue;
+      float c = cur.at(x, y), best = 255;
+      for (int oy = -1; oy <= 1; ++oy)
+        for (int ox = -1; ox <= 1; ++ox) {
+          float v = warped.at(x + ox, y + oy);
+          if (v >= 0) best = std::min(best, std::fabs(c - v));
+        }
+      sum += best;
       ++n;
     }
   }

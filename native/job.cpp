@@ -10,6 +10,7 @@
 #include "decoder.h"
 #include "features.h"
 #include "camera_motion.h"
+#include "log_watch.h"
 #include "media_file.h"
 
 namespace engine {
@@ -129,6 +130,7 @@ struct Baseline {
 // segment; the audio track decodes fast, so loudness is known for the whole video up front.
 Baseline baselinePass(const std::string& path, const JobOptions& opt, const std::atomic<bool>& cancel,
                       const EventSink& emit) {
+  TruncationWatch truncation;
   MediaFile file(path, &cancel);
   emit(infoEvent(file));
   AVFormatContext* fmt = file.format();
@@ -292,7 +294,7 @@ Baseline baselinePass(const std::string& path, const JobOptions& opt, const std:
       .set("audio", std::move(audioInfo))
       .set("timing", std::move(timing))
       .set("declaredDuration", declared)
-      .set("endedWithError", endedWithError);
+      .set("endedWithError", endedWithError || truncation.seen());
   progress.report(1, true);
   emit(std::move(ev));
   return base;
