@@ -141,9 +141,9 @@ export async function generateCases(quick: boolean): Promise<EvalCase[]> {
     const path = await stillCamera('pan_left', d, graph);
     add({ name: 'camera pans left over a still', type: 'highlights', path, duration: d, labels: { highlights: [], camera: 'pan' } });
   }
-  // 4. Zoom in on the still.
+  // 4. Zoom in on the still (zoompan's first frames jump; they are dropped).
   {
-    const graph = [`[0:v]scale=1920x1080,zoompan=z='1+0.5*on/(${d}*${FPS})':d=1:x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':s=${W}x${H}:fps=${FPS},trim=duration=${d}[out]`].join(';');
+    const graph = [`[0:v]scale=1920x1080,zoompan=z='1+0.5*on/(${d}*${FPS})':d=1:x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':s=${W}x${H}:fps=${FPS},trim=start=0.2,setpts=PTS-STARTPTS,trim=duration=${d}[out]`].join(';');
     const path = await stillCamera('zoom_in', d, graph);
     add({ name: 'camera zooms in on a still', type: 'highlights', path, duration: d, labels: { highlights: [], camera: 'zoom' } });
   }
@@ -226,7 +226,7 @@ export async function generateCases(quick: boolean): Promise<EvalCase[]> {
   }
   // 12. A file cut off at half its bytes: the container still claims the full duration.
   if (!quick) {
-    const full = await cached('truncate_src', (out) => ['-f', 'lavfi', '-i', `testsrc2=s=${W}x${H}:r=${FPS}:d=${d}`, ...encode, '-movflags', '+faststart', '-t', String(d), out]);
+    const full = await cached('truncate_src', (out) => ['-f', 'lavfi', '-i', `smptehdbars=s=${W}x${H}:r=${FPS}:d=${d},noise=alls=2:allf=t`, ...encode, '-movflags', '+faststart', '-t', String(d), out]);
     const path = await truncatedCopy(full);
     add({ name: 'truncated file', type: 'highlights', path, duration: d, labels: { highlights: [], warnings: ['truncated', 'no_audio'] } });
   }

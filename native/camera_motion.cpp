@@ -10,7 +10,8 @@ namespace engine {
 namespace {
 
 constexpr int kBlock = 16;         // block side at full analysis resolution
-constexpr int kCoarseRange = 8;    // search range at half resolution (= 16 px at full)
+constexpr int kGlobalRange = 8;    // whole-frame search at quarter resolution (= 32 px at full)
+constexpr int kCoarseRange = 6;    // block search at half resolution around the global shift
 constexpr int kFineRange = 2;      // refinement at full resolution
 constexpr double kMinTexture = 3;  // mean gradient a block needs for its vector to mean anything
 
@@ -55,6 +56,25 @@ double texture(const Plane& f, int bx, int by, int size) {
   for (int y = by; y < by + size - 1; ++y)
     for (int x = bx; x < bx + size - 1; ++x) g += std::fabs(f.at(x + 1, y) - f.at(x, y)) + std::fabs(f.at(x, y + 1) - f.at(x, y));
   return g / ((size - 1) * (size - 1));
+}
+
+// Whole-frame shift (content moved by +v) minimising the mean absolute difference over the overlap.
+void globalShift(const Plane& prev, const Plane& cur, int range, int& gx, int& gy) {
+  double best = INFINITY;
+  gx = gy = 0;
+  for (int vy = -range; vy <= range; ++vy)
+    for (int vx = -range; vx <= range; ++vx) {
+      double sum = 0;
+      int n = 0;
+      for (int y = std::max(0, vy); y < std::min(cur.h, prev.h + vy); ++y)
+        for (int x = std::max(0, vx); x < std::min(cur.w, prev.w + vx); ++x) {
+          sum += std::fabs(cur.at(x, y) - prev.at(x - vx, y - vy));
+          ++n;
+        }
+      if (n < cur.w * cur.h / 3) continue;
+      double c = sum / n + 0.05 * (std::abs(vx) + std::abs(vy));
+      if (c < best) best = c, gx = vx, gy = vy;
+    }
 }
 
 // Sub-pixel offset of a minimum from its two neighbours' costs (parabola through three points).
@@ -103,6 +123,10 @@ GlobalMotion estimateGlobalMotion(const GrayFrame& prevFrame, const GrayFrame& c
   m.gain = meanPrev > 4 ? std::clamp(meanCur / meanPrev, 0.1, 10.0) : 1;
   Plane prev = toPlane(prevFrame, m.gain), cur = toPlane(curFrame, 1);
   Plane prev2 = half(prev), cur2 = half(cur);
+  // A fast pan moves the picture further than the block search reaches: start the blocks from
+  // a whole-frame shift found at quarter resolution.
+  int gx = 0, gy = 0;
+  globalShift(half(prev2), half(cur2), kGlobalRange, gx, gy);
 
   std::vector<Vec> vecs;
   const int margin = kBlock;  // leave room to search
@@ -113,13 +137,22 @@ GlobalMotion estimateGlobalMotion(const GrayFrame& prevFrame, const GrayFrame& c
       int cbx = bx / 2, cby = by / 2, cs = kBlock / 2;
       double best = INFINITY;
       int bvx = 0, bvy = 0;
-      for (int vy = -kCoarseRange; vy <= kCoarseRange; ++vy)
-        for (int vx = -kCoarseRange; vx <= kCoarseRange; ++vx) {
+      for (int vy = 2 * gy - kCoarseRange; vy <= 2 * gy + kCoarseRange; ++vy)
+        for (int vx = 2 * gx - kCoarseRange; vx <= 2 * gx + kCoarseRange; ++vx) {
           double c = blockCost(prev2, cur2, cbx, cby, cs, vx, vy);
           // Prefer the smaller vector on ties (flat or periodic content).
           c += 0.02 * (std::abs(vx) + std::abs(vy));
           if (c < best) best = c, bvx = vx, bvy = vy;
         }
+      if (gx != 0 || gy != 0) {
+        // Also search around "no motion": a zoom has no single shift, and a subject in front of
+        // a panning background keeps its own vector.
+        for (int vy = -kCoarseRange; vy <= kCoarseRange; ++vy)
+          for (int vx = -kCoarseRange; vx <= kCoarseRange; ++vx) {
+            double c = blockCost(prev2, cur2, cbx, cby, cs, vx, vy) + 0.02 * (std::abs(vx) + std::abs(vy));
+            if (c < best) best = c, bvx = vx, bvy = vy;
+          }
+      }
       if (!std::isfinite(best)) continue;
       // Refine at full resolution.
       double fbest = INFINITY;
