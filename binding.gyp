@@ -5,11 +5,13 @@
       "sources": [
         "native/addon.cpp",
         "native/av_raii.cpp",
+        "native/camera_motion.cpp",
         "native/decoder.cpp",
         "native/features.cpp",
         "native/file_lock.cpp",
         "native/frames.cpp",
         "native/job.cpp",
+        "native/log_watch.cpp",
         "native/media_file.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -12,6 +12,7 @@
 #include "file_lock.h"
 #include "frames.h"
 #include "job.h"
+#include "log_watch.h"
 #include "media_file.h"
 #include "tasks.h"
 #include "value.h"
@@ -195,6 +196,7 @@ class EngineAddon : public Napi::Addon<EngineAddon> {
                              InstanceMethod("lockExclusive", &EngineAddon::LockExclusive),
                          });
     av_log_set_level(AV_LOG_QUIET);  // errors are reported through EngineError, not stderr
+    installLogWatch();
   }
 
   // Environment teardown (process exit, worker termination): stop and join every thread.

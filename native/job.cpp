@@ -9,6 +9,8 @@
 
 #include "decoder.h"
 #include "features.h"
+#include "camera_motion.h"
+#include "log_watch.h"
 #include "media_file.h"
 
 namespace engine {
@@ -59,6 +61,10 @@ struct SegmentAccumulator {
   double brightnessSum = 0;
   std::vector<double> cutTimes;
   std::vector<double> t, energy, cx, cy, area;
+  // Camera (global) motion and what moves once it is compensated (see camera_motion.h).
+  int cameraSamples = 0;
+  double camDx = 0, camDy = 0, camSpeed = 0, camZoom = 0, camJitter = 0, camFade = 0;
+  double subjectSum = 0, subjectMax = 0;
 
   void clear() { *this = SegmentAccumulator(); }
 };
@@ -87,7 +93,7 @@ Value infoEvent(const MediaFile& file) {
 }
 
 // Reads packets until EOF, tolerating a few read errors; false at the end.
-bool readPacket(MediaFile& file, AVPacket* pkt, int& consecutiveErrors) {
+bool readPacket(MediaFile& file, AVPacket* pkt, int& consecutiveErrors, bool* endedWithError = nullptr) {
   while (true) {
     file.throwIfCancelled();
     int err = av_read_frame(file.format(), pkt);
@@ -99,7 +105,10 @@ bool readPacket(MediaFile& file, AVPacket* pkt, int& consecutiveErrors) {
     if (err == AVERROR_EOF) return false;
     if (err == AVERROR(EAGAIN)) continue;
     AVIOContext* pb = file.format()->pb;
-    if (++consecutiveErrors > 20 || (pb && avio_feof(pb))) return false;
+    if (++consecutiveErrors > 20 || (pb && avio_feof(pb))) {
+      if (endedWithError) *endedWithError = true;
+      return false;
+    }
   }
 }
 
@@ -121,6 +130,7 @@ struct Baseline {
 // segment; the audio track decodes fast, so loudness is known for the whole video up front.
 Baseline baselinePass(const std::string& path, const JobOptions& opt, const std::atomic<bool>& cancel,
                       const EventSink& emit) {
+  TruncationWatch truncation;
   MediaFile file(path, &cancel);
   emit(infoEvent(file));
   AVFormatContext* fmt = file.format();
@@ -146,10 +156,12 @@ Baseline baselinePass(const std::string& path, const JobOptions& opt, const std:
   PacketPtr pkt = makePacket();
   ProgressReporter progress(emit, "baseline");
   int readErrors = 0;
+  bool endedWithError = false;
+  std::vector<double> videoPts;  // for the frame-timing statistics
   AudioDecoder::SampleCallback onSamples = [&](const float* s, int n, double t) {
     meter.add(s, n, t, audio->sampleRate());
   };
-  while (readPacket(file, pkt.get(), readErrors)) {
+  while (readPacket(file, pkt.get(), readErrors, &endedWithError)) {
     PacketRef unref(pkt.get());
     if (pkt->stream_index == file.videoIndex()) {
       ++videoPackets;
@@ -160,6 +172,7 @@ Baseline baselinePass(const std::string& path, const JobOptions& opt, const std:
         double dur = pkt->duration > 0 ? pkt->duration * av_q2d(vs->time_base) : 0;
         if (!std::isfinite(dur) || dur > 10) dur = 0;
         videoEnd = std::max(videoEnd, t + dur);
+        if (pkt->pts != AV_NOPTS_VALUE && videoPts.size() < 2000000) videoPts.push_back(t);
         size_t bin = static_cast<size_t>(t / kBinSeconds);
         if (bin >= binBytes.size()) {
           binBytes.resize(bin + 1, 0);
@@ -255,12 +268,33 @@ Baseline baselinePass(const std::string& path, const JobOptions& opt, const std:
       .set("medianWindowDb", medianWindowDb)
       .set("maxWindowDb", maxWindowDb)
       .set("peakThresholdDb", peakThresholdDb);
+  // Frame timing: the spread of the intervals between presentation times tells a variable
+  // frame rate from a constant one.
+  Value timing = Value::object();
+  {
+    std::sort(videoPts.begin(), videoPts.end());
+    std::vector<double> iv;
+    for (size_t i = 1; i < videoPts.size(); ++i)
+      if (videoPts[i] - videoPts[i - 1] > 1e-6) iv.push_back(videoPts[i] - videoPts[i - 1]);
+    double med = median(iv), irregular = 0, longest = 0;
+    for (double d : iv) {
+      if (std::fabs(d - med) > 0.25 * med) irregular += 1;
+      longest = std::max(longest, d);
+    }
+    timing.set("frames", static_cast<double>(videoPts.size()))
+        .set("medianInterval", med)
+        .set("irregularShare", iv.empty() ? 0.0 : irregular / iv.size())
+        .set("longestInterval", longest);
+  }
   Value ev = Value::object();
   ev.set("type", "baseline")
       .set("duration", base.duration)
       .set("segmentDuration", segDur)
       .set("segments", std::move(segs))
-      .set("audio", std::move(audioInfo));
+      .set("audio", std::move(audioInfo))
+      .set("timing", std::move(timing))
+      .set("declaredDuration", declared)
+      .set("endedWithError", endedWithError || truncation.seen());
   progress.report(1, true);
   emit(std::move(ev));
   return base;
@@ -278,6 +312,21 @@ Value segmentEvent(size_t index, const Segment& s, const SegmentAccumulator& acc
       .set("cuts", static_cast<int>(acc.cutTimes.size()))
       .set("cutTimes", acc.cutTimes)
       .set("brightness", acc.samples > 0 ? acc.brightnessSum / acc.samples : 0.0);
+  {
+    // Per sampling interval averages (pixels of the analysis frame, zoom as scale - 1).
+    const double n = std::max(1, acc.cameraSamples);
+    Value cam = Value::object();
+    cam.set("samples", acc.cameraSamples)
+        .set("dx", acc.camDx / n)
+        .set("dy", acc.camDy / n)
+        .set("speed", acc.camSpeed / n)
+        .set("zoom", acc.camZoom / n)
+        .set("jitter", acc.camJitter / n)
+        .set("fade", acc.camFade / n);
+    v.set("camera", std::move(cam))
+        .set("subject", acc.motionSamples > 0 ? acc.subjectSum / acc.motionSamples : 0.0)
+        .set("subjectMax", acc.subjectMax);
+  }
   if (series) {
     Value ser = Value::object();
     ser.set("t", acc.t).set("energy", acc.energy).set("cx", acc.cx).set("cy", acc.cy).set("area", acc.area);
@@ -314,6 +363,7 @@ void analysisPass(const std::string& path, const JobOptions& opt, const Baseline
   Histogram prevHist{};
   bool havePrev = false;
   double prevT = -1;
+  double prevCamDx = NAN, prevCamDy = NAN;
   std::deque<double> recentHist;  // recent histogram distances (non-cut), for the cut threshold
 
   const std::vector<Segment>& segs = base.segments;
@@ -399,6 +449,28 @@ void analysisPass(const std::string& path, const JobOptions& opt, const Baseline
         acc.motionSum += motion;
         ++acc.motionSamples;
         acc.motionMax = std::max(acc.motionMax, motion);
+        GlobalMotion gm = estimateGlobalMotion(prev, cur);
+        const double scale = std::min(1.0, interval / dt);
+        double subject = gm.residual * scale;
+        acc.subjectSum += subject;
+        acc.subjectMax = std::max(acc.subjectMax, subject);
+        acc.camFade += std::fabs(std::log(gm.gain)) * scale;
+        if (gm.valid) {
+          double dx = gm.dx * scale, dy = gm.dy * scale;
+          ++acc.cameraSamples;
+          acc.camDx += dx;
+          acc.camDy += dy;
+          acc.camSpeed += std::hypot(dx, dy);
+          acc.camZoom += gm.zoom * scale;
+          // Shake: the camera's velocity changes from one sample to the next.
+          if (std::isfinite(prevCamDx)) acc.camJitter += std::hypot(dx - prevCamDx, dy - prevCamDy);
+          prevCamDx = dx;
+          prevCamDy = dy;
+        } else {
+          prevCamDx = prevCamDy = NAN;
+        }
+      } else {
+        prevCamDx = prevCamDy = NAN;
       }
       if (opt.series) {
         acc.t.push_back(t);
@@ -436,7 +508,8 @@ void analysisPass(const std::string& path, const JobOptions& opt, const Baseline
       .set("framesDecoded", static_cast<double>(framesDecoded))
       .set("samples", static_cast<double>(samples))
       .set("decodeErrors", decoder.errors())
-      .set("analyzedDuration", lastSampleT);
+      .set("analyzedDuration", lastSampleT)
+      .set("decodedUntil", lastFrameT < 0 ? 0.0 : std::min(base.duration, lastFrameT + frameStep));
   emit(std::move(done));
 }
 

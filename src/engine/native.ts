@@ -61,6 +61,29 @@ export interface NativeBaselineEvent {
   segmentDuration: number;
   segments: NativeBaselineSegment[];
   audio: { measured: boolean; failed: boolean; medianWindowDb: number; maxWindowDb: number; peakThresholdDb: number };
+  /** Presentation-time statistics of the video packets (seconds). */
+  timing: { frames: number; medianInterval: number; irregularShare: number; longestInterval: number };
+  /** The container's duration (0 when it declares none). */
+  declaredDuration: number;
+  /** Reading stopped at an error rather than a clean end of file (a cut-off file). */
+  endedWithError: boolean;
+}
+
+/** Camera (global) motion of a segment, per sampling interval, in pixels of the analysis frame. */
+export interface NativeCameraMotion {
+  /** Samples where a camera model could be fitted. */
+  samples: number;
+  /** Mean translation of the picture content (x right, y down). */
+  dx: number;
+  dy: number;
+  /** Mean |translation|. */
+  speed: number;
+  /** Mean scale change (positive: zooming in). */
+  zoom: number;
+  /** Mean change of the translation between consecutive samples (shake). */
+  jitter: number;
+  /** Mean |log| of the brightness ratio between samples (fades). */
+  fade: number;
 }
 
 export interface NativeSeries {
@@ -85,6 +108,10 @@ export interface NativeSegmentEvent {
   cuts: number;
   cutTimes: number[];
   brightness: number;
+  camera: NativeCameraMotion;
+  /** Mean absolute luma difference left after compensating camera motion and brightness (0..255). */
+  subject: number;
+  subjectMax: number;
   series?: NativeSeries;
 }
 
@@ -94,6 +121,8 @@ export interface NativeDoneEvent {
   samples: number;
   decodeErrors: number;
   analyzedDuration: number;
+  /** End of the last decoded frame (seconds). */
+  decodedUntil: number;
 }
 
 export interface NativeErrorEvent {

@@ -45,6 +45,47 @@ export interface HighlightSegment {
   signals?: Record<string, number>;
   /** Extension: which source decided the score ("signal" or "model"). */
   score_source?: 'signal' | 'model';
+  /** Extension: seconds of the segment's loudest audio moment; null without (audible) audio. */
+  audio_peak_timestamp?: number | null;
+  /** Extension: seconds of the hard cuts inside the segment. */
+  cut_timestamps?: number[];
+  /** Extension: the camera's own movement; null when the picture has too little texture to tell. */
+  camera_motion?: CameraMotion | null;
+  /** Extension: picture change left once camera motion and brightness changes are compensated (0..255). */
+  subject_motion?: number;
+}
+
+/** Camera movement of a segment, per second, in frame units. */
+export interface CameraMotion {
+  /** Frame widths per second; negative: the camera pans left. */
+  pan: number;
+  /** Frame heights per second; positive: the camera tilts up. */
+  tilt: number;
+  /** Relative scale change per second; positive: zooming in. */
+  zoom: number;
+  /** Change of the camera's velocity between samples, frame widths (handheld shake). */
+  shake: number;
+  /** The brightness changes steadily (fade). */
+  fade: boolean;
+  /** In words: "camera pans left", "handheld", "steady camera", "fade". */
+  description: string;
+}
+
+export type WarningCode = 'truncated' | 'no_audio' | 'audio_unreadable' | 'variable_frame_rate' | 'decode_errors';
+
+/** Something about the input that limits what the result can say. */
+export interface AnalysisWarning {
+  code: WarningCode;
+  message: string;
+  /** decode_errors: how many. */
+  count?: number;
+}
+
+/** A stretch between hard cuts. */
+export interface Shot {
+  index: number;
+  start_timestamp: number;
+  end_timestamp: number;
 }
 
 export interface WorkoutSegment {
@@ -58,6 +99,8 @@ export interface WorkoutSegment {
   rep_count: number;
   description: string;
   analysis_success: boolean;
+  /** Extension: seconds of the hard cuts inside the segment. */
+  cut_timestamps?: number[];
 }
 
 export interface ExerciseStep {
@@ -83,6 +126,8 @@ export interface VideoSummary {
   height: number;
   fps: number;
   has_audio: boolean;
+  /** Extension: seconds of video actually analysed (duration is what the container says). */
+  analysed_duration?: number;
 }
 
 export interface HighlightsResult {
@@ -95,6 +140,12 @@ export interface HighlightsResult {
   highlights_found: number;
   highlights: HighlightSegment[];
   all_analyses: HighlightSegment[];
+  /** Extension: within-video rank, every segment's index best first (whatever the scores). */
+  ranking?: number[];
+  /** Extension: the shots between hard cuts. */
+  shots?: Shot[];
+  /** Extension: problems with the input (empty when none). */
+  warnings?: AnalysisWarning[];
 }
 
 export interface WorkoutResult {
@@ -107,6 +158,10 @@ export interface WorkoutResult {
   segment_analyses: WorkoutSegment[];
   exercise_steps: ExerciseStep[];
   summary: { total_exercises_identified: number; total_reps: number; video_duration_formatted: string };
+  /** Extension: the shots between hard cuts. */
+  shots?: Shot[];
+  /** Extension: problems with the input (empty when none). */
+  warnings?: AnalysisWarning[];
 }
 
 export type AnalysisResult = HighlightsResult | WorkoutResult;

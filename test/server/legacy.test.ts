@@ -41,6 +41,28 @@ for (const field of ['video', 'file']) {
   });
 }
 
+test('legacy answers carry warnings, analysed_duration, shots, ranking and the moment fields unchanged', async () => {
+  const silent = await makeTestVideo(dir, { seconds: 4, width: 320, height: 240, audio: false, name: 'silent.mp4' });
+  const r = await upload(`${srv.url}/analyze/highlights`, silent);
+  assert.is(r.status, 200, JSON.stringify(r.body));
+  const data = r.body.data;
+  assert.equal(data.warnings.map((w: { code: string }) => w.code), ['no_audio']);
+  assert.type(data.warnings[0].message, 'string');
+  assert.ok(Math.abs(data.video.analysed_duration - 4) < 0.3, `analysed ${data.video.analysed_duration}`);
+  assert.equal(data.shots, [{ index: 0, start_timestamp: 0, end_timestamp: data.video.analysed_duration }]);
+  assert.equal([...data.ranking].sort((a: number, b: number) => a - b), data.all_analyses.map((s: { index: number }) => s.index));
+  for (const s of data.all_analyses) {
+    assert.equal(s.cut_timestamps, []);
+    assert.is(s.audio_peak_timestamp, null);
+    assert.type(s.subject_motion, 'number');
+    assert.ok(s.camera_motion === null || typeof s.camera_motion.description === 'string');
+  }
+  const w = await upload(`${srv.url}/analyze/workout`, silent, { segment_duration: '2' });
+  assert.is(w.status, 200, JSON.stringify(w.body));
+  assert.equal(w.body.data.warnings.map((x: { code: string }) => x.code), ['no_audio']);
+  assert.ok(w.body.data.video.analysed_duration > 3.5);
+});
+
 test('legacy errors use {"detail"}', async () => {
   const missing = await upload(`${srv.url}/analyze/highlights`, null, { min_significance: '3' });
   assert.is(missing.status, 400);

@@ -2,7 +2,7 @@
 import { ReplaySubject } from 'rxjs';
 import { formatClock, round } from '../format.js';
 import * as native from '../native.js';
-import type { NativeBaselineEvent, NativeEvent, NativeJobHandle, NativeSegmentEvent } from '../native.js';
+import type { NativeBaselineEvent, NativeDoneEvent, NativeEvent, NativeJobHandle, NativeSegmentEvent } from '../native.js';
 import {
   EngineError,
   type AnalysisJob,
@@ -19,7 +19,9 @@ import {
   type WorkoutParams,
   type WorkoutSegment,
 } from '../types.js';
-import { buildHighlightsBaseline, pickHighlights, scoreSegment, type HighlightsBaseline } from './highlights.js';
+import { buildHighlightsBaseline, pickHighlights, scoreSegment, ranking, type HighlightsBaseline } from './highlights.js';
+import { analysisFrame } from './motion.js';
+import { inputWarnings, shotsFromCuts } from './warnings.js';
 import { defaultSegmentDuration } from './segmentation.js';
 import { WorkoutTracker } from './workout.js';
 
@@ -27,6 +29,9 @@ export interface SignalEngineOptions {
   /** Cores for the FFmpeg decoder per job (default 2: the service runs on small machines). */
   decoderThreads?: number;
 }
+
+/** Seconds a workout window may wait for the rep counter before it is described anyway. */
+const MAX_WINDOW_LAG = 30;
 
 /** Progress ranges of each step (fractions of the whole job). */
 const STEPS = {
@@ -137,9 +142,16 @@ export class SignalJob implements AnalysisJob {
     const workoutSegments: WorkoutSegment[] = [];
     let tracker: WorkoutTracker | null = null;
     let failure: EngineError | null = null;
+    const sampleFps = isHighlights ? 4 : 10;
+    const frame = analysisFrame(info.width, info.height, sampleFps);
+    let nativeBaseline: NativeBaselineEvent | null = null;
+    const cutTimes: number[] = [];
 
-    const finish = () => {
-      const video = summary(info);
+    const finish = (done: NativeDoneEvent) => {
+      const analysed = Math.min(analysedDuration, done.decodedUntil > 0 ? done.decodedUntil : analysedDuration);
+      const video = { ...summary(info), analysed_duration: round(analysed, 2) };
+      const warnings = inputWarnings(info, nativeBaseline!, done, analysed);
+      const shots = shotsFromCuts(cutTimes, analysed);
       const seconds = round((performance.now() - started) / 1000, 2);
       if (req.type === 'highlights') {
         const p = req.params;
@@ -154,8 +166,13 @@ export class SignalJob implements AnalysisJob {
           highlights_found: picked.length,
           highlights: picked,
           all_analyses: highlights,
+          ranking: ranking(highlights),
+          shots,
+          warnings,
         });
       } else {
+        tracker!.end();
+        flushWindows(true);
         const { steps, totalReps } = tracker!.finish();
         this.succeed({
           analysis_type: 'workout_with_timestamps',
@@ -167,11 +184,14 @@ export class SignalJob implements AnalysisJob {
           segment_analyses: workoutSegments,
           exercise_steps: steps,
           summary: { total_exercises_identified: steps.length, total_reps: totalReps, video_duration_formatted: formatClock(info.duration) },
+          shots,
+          warnings,
         });
       }
     };
 
     const onBaseline = (ev: NativeBaselineEvent) => {
+      nativeBaseline = ev;
       usedSegmentDuration = ev.segmentDuration;
       analysedDuration = ev.duration;
       if (!(info.duration > 0)) info = { ...info, duration: ev.duration };
@@ -181,16 +201,36 @@ export class SignalJob implements AnalysisJob {
       this.emitProgress(STEPS.baseline.to, STEPS.analyze.step);
     };
 
-    const onSegment = (ev: NativeSegmentEvent) => {
-      let segment: HighlightSegment | WorkoutSegment;
-      if (isHighlights) {
-        segment = scoreSegment(baseline!, ev);
-        highlights.push(segment);
-      } else {
-        if (ev.series) tracker!.addSeries(ev.series);
-        segment = tracker!.closeWindow(ev.index, ev.start, ev.end, ev.samples, ev.index === this.total - 1);
+    // Workout windows wait until the rep counter has settled past their end (a set is only
+    // confirmed after a few reps), so they go out a few seconds late but final and consistent.
+    const pendingWindows: { ev: NativeSegmentEvent; active: number }[] = [];
+    const flushWindows = (all: boolean) => {
+      while (pendingWindows.length > 0) {
+        const { ev, active } = pendingWindows[0];
+        const latest = pendingWindows[pendingWindows.length - 1].ev.end;
+        if (!all && ev.end > tracker!.settledUntil() + 1e-9 && latest - ev.end < MAX_WINDOW_LAG) break;
+        pendingWindows.shift();
+        const segment = tracker!.describeWindow(ev.index, ev.start, ev.end, ev.samples, active, all && pendingWindows.length === 0);
+        segment.cut_timestamps = ev.cutTimes.map((t) => round(t));
         workoutSegments.push(segment);
+        emitSegment(segment);
       }
+    };
+
+    const onSegment = (ev: NativeSegmentEvent) => {
+      cutTimes.push(...ev.cutTimes);
+      if (isHighlights) {
+        const segment = scoreSegment(baseline!, ev, frame);
+        highlights.push(segment);
+        emitSegment(segment);
+      } else {
+        const active = ev.series ? tracker!.addSeries(ev.series) : 0;
+        pendingWindows.push({ ev, active });
+        flushWindows(false);
+      }
+    };
+
+    const emitSegment = (segment: HighlightSegment | WorkoutSegment) => {
       this.completed++;
       this.events.next({ type: 'segment', segment });
       const { from, to } = STEPS.analyze;
@@ -224,7 +264,7 @@ export class SignalJob implements AnalysisJob {
             break;
           case 'done':
             this.emitProgress(STEPS.finalize.at, STEPS.finalize.step);
-            finish();
+            finish(ev);
             break;
           case 'error':
             failure = new EngineError(ev.code, ev.message);
@@ -241,7 +281,7 @@ export class SignalJob implements AnalysisJob {
         req.file,
         {
           segmentDuration: usedSegmentDuration,
-          sampleFps: isHighlights ? 4 : 10,
+          sampleFps,
           measureAudio: isHighlights && info.has_audio,
           series: !isHighlights,
           threads: this.options.decoderThreads ?? 2,

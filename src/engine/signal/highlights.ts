@@ -4,6 +4,7 @@
 import { formatClock, formatRange, round } from '../format.js';
 import type { NativeBaselineEvent, NativeBaselineSegment, NativeSegmentEvent } from '../native.js';
 import type { HighlightSegment } from '../types.js';
+import { cameraMotion, cameraMoves, subjectWords, type AnalysisFrame } from './motion.js';
 
 export interface HighlightsBaseline {
   segments: NativeBaselineSegment[];
@@ -58,15 +59,12 @@ export function buildHighlightsBaseline(ev: NativeBaselineEvent): HighlightsBase
   };
 }
 
-function motionWords(motion: number): string {
-  if (motion < 1) return 'still picture';
-  if (motion < 4) return 'calm';
-  if (motion < 12) return 'moderate motion';
-  if (motion < 25) return 'fast motion';
-  return 'very fast motion';
-}
+// Audio only counts when it is loud in absolute terms too: room tone and hum vary by several dB
+// without anything happening.
+const LOUD_MOMENT_DB = -35; // loudest 50 ms window of the segment, dBFS
+const LOUD_SEGMENT_DB = -40; // RMS of the segment, dBFS
 
-export function scoreSegment(base: HighlightsBaseline, seg: NativeSegmentEvent): HighlightSegment {
+export function scoreSegment(base: HighlightsBaseline, seg: NativeSegmentEvent, frame: AnalysisFrame): HighlightSegment {
   const b = base.segments[seg.index];
   const length = Math.max(0.1, seg.end - seg.start);
   const out: HighlightSegment = {
@@ -78,52 +76,63 @@ export function scoreSegment(base: HighlightsBaseline, seg: NativeSegmentEvent):
     description: '',
     analysis_success: seg.samples > 0,
     score_source: 'signal',
+    audio_peak_timestamp: audioPeak(base, b, seg),
+    cut_timestamps: seg.cutTimes.map((t) => round(t)),
   };
   if (seg.samples === 0) {
     out.description = 'this part of the video could not be decoded';
     out.signals = { samples: 0 };
+    out.camera_motion = null;
+    out.subject_motion = 0;
     return out;
   }
+  const camera = cameraMotion(seg, frame);
+  const cameraMoving = cameraMoves(camera);
+  out.camera_motion = camera;
+  out.subject_motion = round(seg.subject, 2);
 
-  // Motion: absolute (gray-level change per 0.25 s at 160 px) and relative to the video's own
-  // typical activity (bitstream size of predicted frames, known for every segment up front).
-  const motionAbs = clamp01((seg.motion - 2) / 23);
+  // Subject motion: what changes once the camera's own motion and brightness changes are
+  // compensated, in absolute gray levels, so the same number means the same across videos.
+  // A short burst counts through the segment's strongest moment.
+  const subjectLevel = Math.max(seg.subject, 0.5 * seg.subjectMax);
+  const motion = clamp01((subjectLevel - 2) / 6);
   const activityRatio = b && base.activityMedian > 0 ? b.activity / base.activityMedian : 1;
-  const motionRel = clamp01(Math.log2(Math.max(activityRatio, 1e-6)) / 2);
-  const motion = 0.6 * motionAbs + 0.4 * motionRel;
 
   // Hard cuts, as a density (a couple of cuts in 3 s is a lot; in a minute it isn't).
   const cuts = clamp01(1 - Math.exp((-seg.cuts * 3) / length));
 
-  // Audio: loudness against the track's median, and short loud moments.
+  // Audio: loudness against the track's median and short loud moments, both only when loud.
   let audio = 0;
   let audioRel = 0;
   let transient = 0;
   const useAudio = base.audioMeasured && !base.audioSilent && b?.audioRms !== undefined;
   if (useAudio) {
     audioRel = (b.audioRms ?? -100) - base.audioMedianRms;
-    // A short loud moment, against the typical loudest moment of a segment.
     transient = (b.audioLoudest ?? -100) - base.loudestMedian;
-    audio = Math.max(clamp01(audioRel / 12), 0.8 * clamp01((transient - 3) / 12));
+    const loudSegment = (b.audioRms ?? -100) >= LOUD_SEGMENT_DB ? clamp01((audioRel - 3) / 12) : 0;
+    const loudMoment = (b.audioLoudest ?? -100) >= LOUD_MOMENT_DB ? 0.8 * clamp01((transient - 6) / 12) : 0;
+    audio = Math.max(loudSegment, loudMoment);
   }
 
   const parts = useAudio ? [motion, cuts, audio] : [motion, cuts];
-  const weights = useAudio ? [0.45, 0.2, 0.35] : [0.7, 0.3];
+  const weights = useAudio ? [0.5, 0.2, 0.3] : [0.7, 0.3];
   const weighted = parts.reduce((sum, p, i) => sum + p * weights[i], 0);
   // One strong signal already matters; several together matter most.
   const raw = 0.5 * Math.max(...parts) + 0.5 * weighted;
   out.significance_score = Math.min(10, Math.max(1, Math.round(1 + 9 * raw)));
 
-  const words: string[] = [motionWords(seg.motion)];
-  if (activityRatio >= 2 && seg.motion >= 3) words[0] += ` (${activityRatio.toFixed(1)}x the video's typical activity)`;
+  const words: string[] = [];
+  if (camera && camera.description !== 'steady camera') words.push(camera.description);
+  words.push(subjectWords(subjectLevel, cameraMoving || !!camera?.fade));
   if (seg.cuts > 0) words.push(seg.cuts === 1 ? '1 hard cut' : `${seg.cuts} hard cuts`);
   if (base.audioMeasured && b?.audioRms !== undefined) {
     const at = formatClock(b.audioLoudestAt ?? seg.start);
     if (base.audioSilent || (b.audioRms ?? -100) < -60) words.push('silent');
-    else if (base.loudestSegment === seg.index) words.push(`loudest audio of the video at ${at}`);
-    else if (audioRel >= 6) words.push(`loud audio (+${Math.round(audioRel)} dB) peaking at ${at}`);
-    else if (transient >= 6) words.push(`audio peak at ${at}`);
-    else if (audioRel <= -10) words.push('quiet audio');
+    else if (base.loudestSegment === seg.index && audio > 0) words.push(`loudest audio of the video at ${at}`);
+    else if (audioRel >= 6 && audio > 0) words.push(`loud audio (+${Math.round(audioRel)} dB) peaking at ${at}`);
+    else if (transient >= 6 && audio > 0) words.push(`audio peak at ${at}`);
+    else if ((b.audioRms ?? -100) < LOUD_SEGMENT_DB - 10) words.push('quiet audio');
+    else if (audioRel <= -10) words.push('quieter than usual');
     else words.push('usual audio level');
   } else if (!base.audioMeasured) {
     words.push('no audio');
@@ -133,6 +142,8 @@ export function scoreSegment(base: HighlightsBaseline, seg: NativeSegmentEvent):
     samples: seg.samples,
     motion: round(seg.motion),
     motion_max: round(seg.motionMax),
+    subject_motion: round(seg.subject),
+    subject_motion_max: round(seg.subjectMax),
     activity_ratio: round(activityRatio),
     cuts: seg.cuts,
     brightness: round(seg.brightness, 1),
@@ -142,6 +153,29 @@ export function scoreSegment(base: HighlightsBaseline, seg: NativeSegmentEvent):
     score_raw: round(raw, 4),
   };
   return out;
+}
+
+/** The segment's loudest audio moment, when there is audible audio. */
+function audioPeak(base: HighlightsBaseline, b: NativeBaselineSegment | undefined, seg: NativeSegmentEvent): number | null {
+  if (!base.audioMeasured || base.audioSilent || !b || b.audioLoudestAt === undefined || (b.audioLoudest ?? -100) < -60) return null;
+  return round(Math.min(seg.end, Math.max(seg.start, b.audioLoudestAt)));
+}
+
+/**
+ * The within-video rank: every segment's index, best first (by the unrounded score), for
+ * clients that want the top N whatever the scores mean. Live segment events stay identical to
+ * the results, so the rank is a list of its own rather than a field of each segment.
+ */
+export function ranking(all: HighlightSegment[]): number[] {
+  return [...all]
+    .sort(
+      (a, b) =>
+        Number(b.analysis_success) - Number(a.analysis_success) ||
+        b.significance_score - a.significance_score ||
+        (b.signals?.score_raw ?? 0) - (a.signals?.score_raw ?? 0) ||
+        a.index - b.index,
+    )
+    .map((s) => s.index);
 }
 
 /** Segments at or above minSignificance, best first, at most max. */

@@ -1,8 +1,10 @@
 // Repetition counting from the vertical position of motion (centroid of changed pixels,
 // sampled at ~10 fps). A hysteresis turning-point detector finds the up/down extremes; every
 // return to the far end of the movement is a rep; reps are grouped into sets separated by rest.
-// It runs strictly forward (streaming), so each segment's result is final when emitted and the
-// sum of the segments' rep counts equals the total.
+// It runs forward (streaming). A window is described once nothing later can change it (see
+// settledUntil): reps are booked to the window they happen in, a window inside a set is
+// "Execution", and only the windows where a set starts or ends are transitions, so the windows
+// agree with exercise_steps and their rep counts add up to the total.
 import { formatRange, round } from '../format.js';
 import type { NativeSeries } from '../native.js';
 import type { ExerciseStep, WorkoutSegment } from '../types.js';
@@ -105,32 +107,54 @@ export class WorkoutTracker {
   private lastTp: TurningPoint | null = null;
   private current: RepSet | null = null;
   private readonly sets: RepSet[] = [];
-  // Per-window state.
-  private windowReps = 0;
-  private windowSamples = 0;
-  private windowActive = 0;
-  private windowStarted = false;
-  private windowEnded = false;
-  private windowSet = 0;
+  private lastT = 0;
+  private tracked = false;
+  /** Reps already counted in described windows. */
+  private booked = 0;
 
   constructor(private readonly duration: number) {}
 
-  addSeries(series: NativeSeries): void {
-    for (let i = 0; i < series.t.length; i++) this.push(series.t[i], series.energy[i], series.cy[i], series.area[i]);
+  /** Feeds one segment's samples; returns the share of them with noticeable movement. */
+  addSeries(series: NativeSeries): number {
+    let active = 0;
+    for (let i = 0; i < series.t.length; i++) if (this.push(series.t[i], series.energy[i], series.cy[i], series.area[i])) active++;
+    return series.t.length > 0 ? active / series.t.length : 0;
   }
 
-  push(t: number, energy: number, cy: number, area: number): void {
-    this.windowSamples++;
-    if (energy < 0) return; // scene cut: no motion information
-    if (area >= ACTIVE_AREA && energy >= ACTIVE_ENERGY) this.windowActive++;
+  /** Returns whether the sample shows noticeable movement. */
+  push(t: number, energy: number, cy: number, area: number): boolean {
+    this.lastT = Math.max(this.lastT, t);
+    if (energy < 0) return false; // scene cut: no motion information
+    const active = area >= ACTIVE_AREA && energy >= ACTIVE_ENERGY;
     this.checkTimeout(t);
-    if (!(cy >= 0) || area < MIN_AREA || area > MAX_AREA) return;
+    if (!(cy >= 0) || area < MIN_AREA || area > MAX_AREA) return active;
     this.smooth.push(cy);
     if (this.smooth.length > 3) this.smooth.shift();
     const y = this.smooth.reduce((a, b) => a + b, 0) / this.smooth.length;
     this.history.push({ t, y });
     while (this.history.length > 0 && this.history[0].t < t - 60) this.history.shift();
+    this.tracked = true;
     this.track(t, y);
+    return active;
+  }
+
+  /**
+   * Everything before this time is final: no rep, set start or set end can still appear there.
+   * A candidate set could still be confirmed back to its first turning point, an open set can
+   * still get a rep at its pending turning point, and a pending turning point can start a set.
+   */
+  settledUntil(): number {
+    let h = this.lastT;
+    const set = this.current;
+    const open = !!set && !set.closed;
+    if (open && set!.number === 0) h = Math.min(h, set!.tps[0].t);
+    if (open && set!.number > 0) h = Math.min(h, set!.tps[set!.tps.length - 1].t);
+    if (this.mode === 'init') {
+      if (this.tracked) h = Math.min(h, this.minLastT, this.maxLastT, this.minT, this.maxT);
+    } else {
+      h = Math.min(h, open ? this.candT : this.candLastT);
+    }
+    return h;
   }
 
   private track(t: number, y: number): void {
@@ -219,8 +243,6 @@ export class WorkoutTracker {
       const last = set.repTimes[set.repTimes.length - 1];
       if (tp.t - last < 0.5 * this.tempo(set)) return;
       set.repTimes.push(tp.t);
-      this.windowReps++;
-      this.windowSet = set.number;
       return;
     }
     set.repTimes.push(tp.t);
@@ -232,18 +254,11 @@ export class WorkoutTracker {
     if (set.repTimes.length >= MIN_REPS && this.regular(set)) {
       set.number = this.sets.length + 1;
       this.sets.push(set);
-      this.windowReps += set.repTimes.length;
-      this.windowStarted = true;
-      this.windowSet = set.number;
     }
   }
 
   private close(set: RepSet): void {
     set.closed = true;
-    if (set.number > 0) {
-      this.windowEnded = true;
-      this.windowSet = set.number;
-    }
   }
 
   private checkTimeout(t: number): void {
@@ -251,59 +266,80 @@ export class WorkoutTracker {
     if (set && !set.closed && this.lastTp && t - this.lastTp.tEnd > this.restGap(set)) this.close(set);
   }
 
-  /** Ends the window [start, end) and describes it. */
-  closeWindow(index: number, start: number, end: number, samples: number, last = false): WorkoutSegment {
-    this.checkTimeout(last ? Infinity : end);
-    const open = this.current && !this.current.closed && this.current.number > 0 ? this.current : null;
-    if (open) this.windowSet = open.number;
-    const reps = this.windowReps;
-    const setNumber = this.windowSet;
-    const activeShare = this.windowSamples > 0 ? this.windowActive / this.windowSamples : 0;
-    const isTransition = this.windowStarted || this.windowEnded;
+  /** Start and end of a confirmed set, as exercise_steps reports them (end Infinity while open). */
+  private span(set: RepSet): { start: number; end: number } {
+    const first = set.tps[0];
+    const last = set.tps[set.tps.length - 1];
+    const start = Math.max(0, first.t);
+    if (!set.closed && this.current === set) return { start, end: Infinity };
+    const reps = set.repTimes.length;
+    let end = last.type === set.firstType ? last.t : set.repTimes[reps - 1] + this.tempo(set) / 2;
+    end = Math.min(this.duration > 0 ? this.duration : end, Math.max(end, start));
+    return { start, end };
+  }
+
+  /** Ends the tracking (call before describing the last windows and before finish). */
+  end(): void {
+    this.checkTimeout(Infinity);
+  }
+
+  /**
+   * Describes the window [start, end) from the sets found so far; call in time order, once it
+   * is settled (settledUntil() >= end) or when it has to go out anyway (then reps confirmed
+   * later are booked to the next window). activeShare: from addSeries.
+   */
+  describeWindow(index: number, start: number, end: number, samples: number, activeShare: number, last = false): WorkoutSegment {
+    let repsBefore = 0;
+    let best: { set: RepSet; reps: number; overlap: number } | null = null;
+    let starts = false;
+    let ends = false;
+    for (const set of this.sets) {
+      const sp = this.span(set);
+      const inside = set.repTimes.filter((t) => t >= start && (last || t < end)).length;
+      repsBefore += set.repTimes.filter((t) => last || t < end).length;
+      const overlap = Math.min(end, sp.end) - Math.max(start, sp.start);
+      if (overlap <= 0 && inside === 0) continue;
+      if (sp.start >= start && sp.start < end) starts = true;
+      if (Number.isFinite(sp.end) && sp.end >= start && (last ? sp.end <= end : sp.end < end)) ends = true;
+      if (!best || inside > best.reps || (inside === best.reps && overlap > best.overlap)) best = { set, reps: inside, overlap };
+    }
+    const reps = Math.max(0, repsBefore - this.booked);
+    this.booked += reps;
+    const set = best?.set ?? null;
+    const isTransition = starts || ends;
     let phase: string;
     let description: string;
-    const setInfo = setNumber > 0 ? this.sets[setNumber - 1] : null;
-    const tempo = setInfo ? this.tempo(setInfo) : 0;
     if (samples === 0) {
       phase = 'unknown';
       description = 'this part of the video could not be decoded';
-    } else if (reps > 0 || open) {
-      phase = isTransition ? 'transition' : 'exercising';
+    } else if (set) {
+      const tempo = this.tempo(set);
+      phase = 'Execution';
       description =
         reps > 0
-          ? `${reps} rep${reps === 1 ? '' : 's'} of Set ${setNumber}` + (tempo > 0 ? `, ~${tempo.toFixed(1)} s per rep` : '')
-          : `Set ${setNumber} in progress, no repetition completed in this window`;
-      if (this.windowStarted) description += ', set starts';
-      if (this.windowEnded) description += ', set ends, rest follows';
-    } else if (setNumber > 0) {
-      phase = 'transition';
-      description = `Set ${setNumber} ends, rest follows`;
+          ? `${reps} rep${reps === 1 ? '' : 's'} of Set ${set.number}, ~${tempo.toFixed(1)} s per rep`
+          : `Set ${set.number} in progress, no repetition completed in this window`;
+      if (starts) description += ', set starts';
+      if (ends) description += ', set ends, rest follows';
     } else if (activeShare > 0.3) {
-      phase = 'moving';
-      description = 'movement, no repetitions counted yet';
+      phase = 'Movement';
+      description = 'movement, no repetitions counted';
     } else {
-      phase = 'rest';
+      phase = 'Rest';
       description = 'rest, little movement';
     }
-    const seg: WorkoutSegment = {
+    return {
       index,
       start_timestamp: round(start),
       end_timestamp: round(end),
       timestamp_formatted: formatRange(start, end),
-      exercise_name: setNumber > 0 ? `Set ${setNumber}` : 'Rest',
+      exercise_name: set ? `Set ${set.number}` : 'Rest',
       movement_phase: phase,
       is_transition: isTransition,
       rep_count: reps,
       description,
       analysis_success: samples > 0,
     };
-    this.windowReps = 0;
-    this.windowSamples = 0;
-    this.windowActive = 0;
-    this.windowStarted = false;
-    this.windowEnded = false;
-    this.windowSet = 0;
-    return seg;
   }
 
   /** The sets found (after the last window). */
@@ -312,11 +348,7 @@ export class WorkoutTracker {
     const steps = this.sets.map((set): ExerciseStep => {
       const reps = set.repTimes.length;
       const tempo = this.tempo(set);
-      const first = set.tps[0];
-      const last = set.tps[set.tps.length - 1];
-      const start = Math.max(0, first.t);
-      let end = last.type === set.firstType ? last.t : set.repTimes[reps - 1] + tempo / 2;
-      end = Math.min(this.duration > 0 ? this.duration : end, Math.max(end, start));
+      const { start, end } = this.span(set);
       return {
         exercise_name: `Set ${set.number}`,
         start_timestamp: round(start),
