@@ -9,6 +9,7 @@ import { HttpError } from './http.js';
 import { Metrics } from './metrics.js';
 import { Router } from './router.js';
 import { registerLegacy } from './routes/legacy.js';
+import { MEDIA_LINKS, registerMedia } from './routes/media.js';
 import { registerOps } from './routes/ops.js';
 import { registerSse } from './routes/sse.js';
 import { registerStatic } from './routes/static.js';
@@ -40,6 +41,7 @@ export async function startServer(config: Config, engine: Engine): Promise<Runni
     queueLimit: config.queueLimit,
     ttlMs: config.sessionTtlMs,
     maxOpenUploads: config.maxOpenUploads,
+    mediaLinks: MEDIA_LINKS,
   });
   const report = service.start(); // takes DATA_DIR's lock: throws DataDirInUseError when another process has it
   if (report.restored) {
@@ -54,6 +56,7 @@ export async function startServer(config: Config, engine: Engine): Promise<Runni
   const router = new Router(app, metrics, authorize);
   registerOps(router, service, metrics);
   registerV1(router, service, config);
+  registerMedia(router, service);
   const sse = registerSse(router, service);
   registerWs(app, service, authorize, makeOriginPolicy(config));
   registerLegacy(router, service, config);

@@ -16,3 +16,9 @@ export class UploadLimitError extends Error {
     super(`Too many uploads are in progress (${limit}); try again later.`);
   }
 }
+
+/** A session, segment, step or picture that does not exist (or never will). */
+export class MediaNotFoundError extends Error {}
+
+/** Media of a segment (or of the result) that is not there yet: the analysis has not reached it. */
+export class MediaNotReadyError extends Error {}

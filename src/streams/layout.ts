@@ -1,5 +1,6 @@
 // Where everything lives under DATA_DIR. Only the stores (journal, uploads, lock) use these paths:
 //   sessions/<id>/      one folder per session (journal files, result, video)
+//   sessions/<id>/media/  thumbnails, storyboard sprites, clips and reel (media.ts names the files)
 //   incoming/<token>.part  multipart uploads still being received
 //   .lock              held by the process that owns DATA_DIR
 import fs from 'node:fs';
@@ -52,6 +53,10 @@ export class DataLayout {
 
   videoPath(id: string): string {
     return path.join(this.sessionDir(id), 'video');
+  }
+
+  mediaDir(id: string): string {
+    return path.join(this.sessionDir(id), 'media');
   }
 
   incomingPath(token: string): string {

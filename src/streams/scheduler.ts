@@ -2,7 +2,7 @@
 // into session events. A job cancelled through the queue (from wherever the cancel came in)
 // stops here.
 import type { Subscription } from 'rxjs';
-import type { AnalysisJob, AnalysisRequest, AnalysisResult, Engine, EngineEvent } from '../engine/types.js';
+import type { AnalysisJob, AnalysisRequest, AnalysisResult, Engine, EngineEvent, HighlightSegment, MediaOutput, WorkoutSegment } from '../engine/types.js';
 import { EngineError } from '../engine/types.js';
 import type { JobLease, JobQueue } from './job-queue.js';
 import type { Session } from './session.js';
@@ -13,6 +13,12 @@ export interface SchedulerOptions {
   concurrency: number;
   /** Minimum time between stored progress events of one session, unless something else changed. */
   progressIntervalMs?: number;
+  /** Pictures made during the analysis, and the media links added to segments and results. */
+  media?: {
+    prepare(id: string): MediaOutput;
+    linkSegment<S extends HighlightSegment | WorkoutSegment>(id: string, seg: S): S;
+    linkResult(id: string, result: AnalysisResult): AnalysisResult;
+  };
 }
 
 interface Running {
@@ -106,6 +112,7 @@ export class Scheduler {
       type: session.meta.analysisType,
       file: this.uploads.videoPath(session.id),
       params: session.meta.params, // validated when the session was created
+      media: this.mediaOutput(session),
     } as unknown as AnalysisRequest;
     session.transition('processing');
     let job: AnalysisJob;
@@ -118,12 +125,15 @@ export class Scheduler {
     }
     this.stats.started++;
     const startedAt = Date.now();
-    const sub = job.events.subscribe({ next: progressWriter(session, this.progressIntervalMs), error: () => {} });
+    const media = this.opts.media;
+    const link = media ? (seg: HighlightSegment | WorkoutSegment) => media.linkSegment(session.id, seg) : null;
+    const sub = job.events.subscribe({ next: progressWriter(session, this.progressIntervalMs, link), error: () => {} });
     this.running.set(session.id, { session, lease, job, sub, startedAt });
     job.result.then(
       (result) => {
         if (!this.finish(session, startedAt)) return;
         try {
+          if (media) result = media.linkResult(session.id, result);
           this.store.writeResult(session.id, result);
         } catch (err) {
           return this.fail(session, err);
@@ -139,6 +149,16 @@ export class Scheduler {
         this.fail(session, err);
       },
     );
+  }
+
+  /** Where the engine writes the session's pictures; none when the folder cannot be made (the analysis runs anyway). */
+  private mediaOutput(session: Session): MediaOutput | undefined {
+    try {
+      return this.opts.media?.prepare(session.id);
+    } catch (err) {
+      console.error(`session ${session.id}: no thumbnails: ${(err as Error).message}`);
+      return undefined;
+    }
   }
 
   /** Frees the slot; false if the session was stopped meanwhile (its outcome no longer counts). */
@@ -177,13 +197,13 @@ export class Scheduler {
  * are thinned to one per interval unless the step or the segment count changed, so a chatty
  * engine cannot flood the log.
  */
-function progressWriter(session: Session, intervalMs: number) {
+function progressWriter(session: Session, intervalMs: number, link: ((seg: HighlightSegment | WorkoutSegment) => unknown) | null) {
   let lastAt = 0;
   let lastKey = '';
   let lastProgress = -1;
   return (ev: EngineEvent) => {
     if (ev.type === 'segment') {
-      session.append('segment', ev.segment as unknown as Record<string, unknown>);
+      session.append('segment', (link ? link(ev.segment) : ev.segment) as Record<string, unknown>);
       return;
     }
     const progress = Math.max(lastProgress, Math.min(0.999, round3(ev.progress)));

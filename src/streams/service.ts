@@ -16,8 +16,11 @@ import { StorageError } from './storage.js';
 import { JournalSessionStore } from './store.js';
 import type { IncomingUpload, RecoveryReport, SessionStore, StorageHealth, UploadStore } from './stores.js';
 import { FileUploadStore } from './uploads.js';
+import { MediaStore } from './media.js';
+import { SessionMedia, type MediaLinks } from './session-media.js';
 
-export { QueueFullError, UploadLimitError } from './errors.js';
+export { QueueFullError, UploadLimitError, MediaNotFoundError, MediaNotReadyError } from './errors.js';
+export type { MediaLinks } from './session-media.js';
 export { DataDirInUseError } from './data-dir-lock.js';
 export { StorageError } from './storage.js';
 export type { IncomingUpload } from './stores.js';
@@ -30,6 +33,8 @@ export interface ServiceOptions {
   /** Resumable uploads that may be open at once. */
   maxOpenUploads: number;
   sweepIntervalMs?: number;
+  /** URLs of the media routes: results and segments link to their clips, thumbnails, reel, storyboard. */
+  mediaLinks?: MediaLinks;
 }
 
 export interface ServiceHealth {
@@ -83,6 +88,9 @@ export class VideoService {
   private readonly queue: JobQueue;
   private readonly layout: DataLayout;
   private readonly uploads: UploadStore;
+  private readonly mediaFiles: MediaStore;
+  /** Clips, reel, thumbnails and storyboard of sessions. */
+  readonly media: SessionMedia;
   private lock: DataDirLock | null = null;
   /** Ids of resumable uploads not finished yet (they count against maxOpenUploads). */
   private readonly openUploads = new Set<string>();
@@ -100,7 +108,14 @@ export class VideoService {
     this.store = new JournalSessionStore(this.layout);
     this.store.onPersistFailure = (session, err) => this.storageFailed(session, err);
     this.queue = new LocalJobQueue({ concurrency: opts.concurrency, queueLimit: opts.queueLimit });
-    this.scheduler = new Scheduler(engine, this.store, this.uploads, this.queue, { concurrency: opts.concurrency });
+    this.mediaFiles = new MediaStore(this.layout);
+    this.media = new SessionMedia(this.store, this.uploads, this.mediaFiles, (id) => this.result(id), opts.mediaLinks ?? null);
+    const media = {
+      prepare: (id: string) => this.mediaFiles.prepare(id),
+      linkSegment: this.media.linkSegment.bind(this.media),
+      linkResult: this.media.linkResult.bind(this.media),
+    };
+    this.scheduler = new Scheduler(engine, this.store, this.uploads, this.queue, { concurrency: opts.concurrency, media });
   }
 
   /**
@@ -284,6 +299,7 @@ export class VideoService {
     this.scheduler.stop(s);
     if (!s.terminal) s.transition('cancelled');
     this.resultCache.delete(id);
+    this.mediaFiles.forget(id);
     return this.store.remove(id);
   }
 
