@@ -262,10 +262,12 @@ class VideoTrack {
       swsOwner_.reset(sws_);
     }
     if (!sws_) return;
+    int64_t pts = llround(t / av_q2d(kVideoTimeBase));
+    // A frame on top of the previous one (duplicated timestamps, as MediaRecorder files have) is
+    // dropped: players and muxers downstream expect distinct frame times.
+    if (lastPts_ >= 0 && pts < lastPts_ + frameTicks_ / 2) return;
     check(av_frame_make_writable(frame_.get()), "out of memory");
     sws_scale(sws_, src->data, src->linesize, 0, src->height, frame_->data, frame_->linesize);
-    int64_t pts = llround(t / av_q2d(kVideoTimeBase));
-    if (pts <= lastPts_) pts = lastPts_ + 1;
     lastPts_ = pts;
     frame_->pts = pts;
     check(avcodec_send_frame(enc_.get(), frame_.get()), "the H.264 encoder failed");
