@@ -74,24 +74,6 @@ export class MediaStore {
     for (const [key, cut] of this.inflight) if (key.startsWith(`${id}/`)) cut.abort.abort();
   }
 
-  /** Bytes of the session's media on disk. */
-  bytes(id: string): number {
-    const dir = this.layout.mediaDir(id);
-    let total = 0;
-    try {
-      for (const name of fs.readdirSync(dir)) {
-        try {
-          total += fs.statSync(path.join(dir, name)).size;
-        } catch {
-          // removed meanwhile
-        }
-      }
-    } catch {
-      // no media folder
-    }
-    return total;
-  }
-
   private async runCut(file: string, video: string, spans: Array<[number, number]>, signal: AbortSignal): Promise<string> {
     await this.slot();
     const part = `${file}.part`;
