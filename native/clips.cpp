@@ -255,22 +255,30 @@ class VideoTrack {
   // Encodes a decoded frame at `t` seconds of the output.
   void add(const AVFrame* src, double t, AVFormatContext* oc) {
     if (src->width <= 0 || src->height <= 0 || src->format < 0) return;
-    sws_ = sws_getCachedContext(sws_, src->width, src->height, static_cast<AVPixelFormat>(src->format), enc_->width,
-                                enc_->height, enc_->pix_fmt, SWS_BICUBIC, nullptr, nullptr, nullptr);
-    if (swsOwner_.get() != sws_) {
-      swsOwner_.release();
-      swsOwner_.reset(sws_);
-    }
-    if (!sws_) return;
     int64_t pts = llround(t / av_q2d(kVideoTimeBase));
     // A frame on top of the previous one (duplicated timestamps, as MediaRecorder files have) is
     // dropped: players and muxers downstream expect distinct frame times.
     if (lastPts_ >= 0 && pts < lastPts_ + frameTicks_ / 2) return;
-    check(av_frame_make_writable(frame_.get()), "out of memory");
-    sws_scale(sws_, src->data, src->linesize, 0, src->height, frame_->data, frame_->linesize);
+    FramePtr direct;
+    if (src->format == enc_->pix_fmt && src->width == enc_->width && src->height == enc_->height) {
+      direct.reset(av_frame_clone(src));  // already what the encoder takes: no conversion
+      if (!direct) throw MediaError(ErrorCode::Internal, "out of memory");
+      direct->pict_type = AV_PICTURE_TYPE_NONE;
+    } else {
+      sws_ = sws_getCachedContext(sws_, src->width, src->height, static_cast<AVPixelFormat>(src->format), enc_->width,
+                                  enc_->height, enc_->pix_fmt, SWS_BICUBIC, nullptr, nullptr, nullptr);
+      if (swsOwner_.get() != sws_) {
+        swsOwner_.release();
+        swsOwner_.reset(sws_);
+      }
+      if (!sws_) return;
+      check(av_frame_make_writable(frame_.get()), "out of memory");
+      sws_scale(sws_, src->data, src->linesize, 0, src->height, frame_->data, frame_->linesize);
+    }
+    AVFrame* f = direct ? direct.get() : frame_.get();
     lastPts_ = pts;
-    frame_->pts = pts;
-    check(avcodec_send_frame(enc_.get(), frame_.get()), "the H.264 encoder failed");
+    f->pts = pts;
+    check(avcodec_send_frame(enc_.get(), f), "the H.264 encoder failed");
     writePackets(enc_.get(), oc, st_, pkt_.get(), frameTicks_);
     ++frames_;
   }

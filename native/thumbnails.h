@@ -28,7 +28,9 @@ void pictureSize(int dispW, int dispH, int maxWidth, int& w, int& h);
 // cut, a flash or a fade-in frame.
 class ThumbnailPicker {
  public:
-  static constexpr int kMaxCandidates = 12;
+  // Colour conversions cost: a few candidates, spread over the segment, are enough to choose
+  // from (every sample still counts towards the mean histogram).
+  static constexpr int kMaxCandidates = 4;
 
   // The k-th sample of a segment that should hold about `expected` samples: keep it?
   bool wants(int k, double expected) const;
