@@ -209,7 +209,18 @@ test('rotated video: thumbnails and clips are turned like the video', async () =
   assert.is(thumb.streams[0].height, 320);
   const clip = await probeMedia(await download(r.results.all_analyses[1].clip_url, 'rot.mp4'));
   const source = await probeMedia(file);
-  assert.is(clip.streams.find((s) => s.codec_type === 'video')!.rotation, source.streams.find((s) => s.codec_type === 'video')!.rotation);
+  const rotation = clip.streams.find((s) => s.codec_type === 'video')!.rotation;
+  assert.ok(rotation !== undefined && rotation !== 0, `clip rotation ${rotation}`);
+  assert.is(rotation, source.streams.find((s) => s.codec_type === 'video')!.rotation);
+
+  // Expiry deletes the media with the session.
+  const sessionDir = path.join(srv.dataDir, 'sessions', r.id);
+  assert.ok(fs.existsSync(path.join(sessionDir, 'media', 'clip-1.mp4')));
+  const expired = srv.server.service.sweep(Date.now() + 10 * 24 * 3_600_000);
+  assert.ok(expired >= 1);
+  assert.is(fs.existsSync(sessionDir), false);
+  assert.is((await fetchBytes(r.results.all_analyses[1].clip_url)).res.status, 404);
+  ({ id, results } = await analyse(hv.path, 'highlights', '{}')); // the sweep took the first session too
 });
 
 test('workout: exercise steps carry clips and thumbnails; the reel joins the steps', async () => {
@@ -227,11 +238,22 @@ test('workout: exercise steps carry clips and thumbnails; the reel joins the ste
   const reel = await probeMedia(await download(r.results.reel_url, 'wreel.mp4'));
   const sum = steps.reduce((n: number, s: any) => n + s.end_timestamp - s.start_timestamp, 0);
   assert.ok(Math.abs(reel.duration - sum) <= 0.1, `reel ${reel.duration}, steps ${sum}`);
+
+  // Cleanup while a cut runs: the answer is the clip or a 404, and nothing is left behind.
+  const pending = fetchBytes(r.results.segment_analyses[0].clip_url);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.is((await fetch(`${api()}/cleanup/${r.id}`, { method: 'DELETE', headers: auth })).status, 200);
+  const late = await pending;
+  assert.ok([200, 404].includes(late.res.status), `status ${late.res.status}`);
+  await new Promise((resolve) => setTimeout(resolve, 500)); // let an aborted native cut finish
+  assert.is(fs.existsSync(path.join(srv.dataDir, 'sessions', r.id)), false);
 });
 
 test('cleanup removes the media; its URLs answer 404', async () => {
   const mediaDir = path.join(srv.dataDir, 'sessions', id, 'media');
+  await download(results.highlights[0].clip_url, 'before-cleanup.mp4');
   assert.ok(fs.readdirSync(mediaDir).some((n) => n.endsWith('.mp4')));
+  assert.ok(fs.readdirSync(mediaDir).some((n) => n.endsWith('.jpg')));
   const del = await fetch(`${api()}/cleanup/${id}`, { method: 'DELETE', headers: auth });
   assert.is(del.status, 200);
   assert.is(fs.existsSync(mediaDir), false);
