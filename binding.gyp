@@ -6,13 +6,16 @@
         "native/addon.cpp",
         "native/av_raii.cpp",
         "native/camera_motion.cpp",
+        "native/clips.cpp",
         "native/decoder.cpp",
         "native/features.cpp",
         "native/file_lock.cpp",
         "native/frames.cpp",
+        "native/jpeg.cpp",
         "native/job.cpp",
         "native/log_watch.cpp",
-        "native/media_file.cpp"
+        "native/media_file.cpp",
+        "native/thumbnails.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

@@ -20,6 +20,7 @@ const BENCHES: Record<string, () => Promise<BenchFn>> = {
   ingest: async () => (await import('./ingest.js')).run,
   engine: async () => (await import('./engine.js')).run,
   cancel: async () => (await import('./cancel.js')).run,
+  media: async () => (await import('./media.js')).run,
   smolvlm: async () => (await import('./model.js')).run,
 };
 

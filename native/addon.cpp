@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "av_raii.h"
+#include "clips.h"
 #include "file_lock.h"
 #include "frames.h"
 #include "job.h"
@@ -183,6 +184,15 @@ bool boolOption(const Napi::Object& obj, const char* key, bool fallback) {
   return v.ToBoolean().Value();
 }
 
+std::string stringOption(const Napi::Object& obj, const char* key) {
+  Napi::Value v = obj.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return "";
+  if (!v.IsString()) throw Napi::TypeError::New(obj.Env(), std::string("option ") + key + " must be a string");
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (s.find('\0') != std::string::npos) throw Napi::TypeError::New(obj.Env(), std::string("option ") + key + " must not contain NUL");
+  return s;
+}
+
 }  // namespace
 
 class EngineAddon : public Napi::Addon<EngineAddon> {
@@ -192,6 +202,7 @@ class EngineAddon : public Napi::Addon<EngineAddon> {
                              InstanceMethod("probe", &EngineAddon::Probe),
                              InstanceMethod("startJob", &EngineAddon::StartJob),
                              InstanceMethod("extractFrames", &EngineAddon::ExtractFrames),
+                             InstanceMethod("cutSpans", &EngineAddon::CutSpans),
                              InstanceMethod("activeThreads", &EngineAddon::ActiveThreads),
                              InstanceMethod("lockExclusive", &EngineAddon::LockExclusive),
                          });
@@ -308,6 +319,36 @@ class EngineAddon : public Napi::Addon<EngineAddon> {
         });
   }
 
+  // cutSpans(input, output, [[start, end], ...], allowCopy) -> promise {duration, copied, frames}
+  Napi::Value CutSpans(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string input = requirePath(info);
+    if (info.Length() < 3 || !info[1].IsString() || !info[2].IsArray())
+      throw Napi::TypeError::New(env, "usage: cutSpans(input, output, spans, allowCopy)");
+    std::string output = info[1].As<Napi::String>().Utf8Value();
+    if (output.empty() || output.find('\0') != std::string::npos) throw Napi::TypeError::New(env, "output must be a non-empty string");
+    Napi::Array arr = info[2].As<Napi::Array>();
+    if (arr.Length() == 0 || arr.Length() > 1000) throw Napi::RangeError::New(env, "between 1 and 1000 spans");
+    std::vector<CutSpan> spans;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsArray() || v.As<Napi::Array>().Length() != 2) throw Napi::TypeError::New(env, "a span is [start, end]");
+      Napi::Array pair = v.As<Napi::Array>();
+      Napi::Value a = pair.Get(0u), b = pair.Get(1u);
+      if (!a.IsNumber() || !b.IsNumber()) throw Napi::TypeError::New(env, "span times must be numbers");
+      spans.push_back({a.As<Napi::Number>().DoubleValue(), b.As<Napi::Number>().DoubleValue()});
+    }
+    bool allowCopy = info.Length() < 4 || info[3].ToBoolean().Value();
+    return runAsync(
+        env, "engine.cutSpans",
+        [input, output, spans, allowCopy](const std::atomic<bool>& cancel) { return cutSpans(input, output, spans, cancel, allowCopy); },
+        [](const CutResult& r) {
+          Value v = Value::object();
+          v.set("duration", r.duration).set("copied", r.copied).set("frames", r.frames);
+          return v;
+        });
+  }
+
   // startJob(path, options, onEvent) -> { cancel() }. onEvent gets every job event; the last one
   // is {type:"done"} or {type:"error", code, message}.
   Napi::Value StartJob(const Napi::CallbackInfo& info) {
@@ -324,6 +365,8 @@ class EngineAddon : public Napi::Addon<EngineAddon> {
     opt.measureAudio = boolOption(o, "measureAudio", true);
     opt.series = boolOption(o, "series", false);
     opt.skipLoopFilter = boolOption(o, "skipLoopFilter", true);
+    opt.media.thumbnailFile = stringOption(o, "thumbnailFile");
+    opt.media.spriteFile = stringOption(o, "spriteFile");
 
     Tsfn tsfn = Tsfn::New(env, info[2].As<Napi::Function>(), "engine.job", 0, 1, new CallContext(), deleteContext,
                           static_cast<void*>(nullptr));

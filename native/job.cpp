@@ -10,6 +10,7 @@
 #include "decoder.h"
 #include "features.h"
 #include "camera_motion.h"
+#include "jpeg.h"
 #include "log_watch.h"
 #include "media_file.h"
 
@@ -374,9 +375,25 @@ void analysisPass(const std::string& path, const JobOptions& opt, const Baseline
   const double frameStep = fps > 0 ? 1.0 / fps : 0.04;
   ProgressReporter progress(emit, "analyze");
 
+  // Thumbnails and storyboard tiles, from the sampled frames (thumbnails.h).
+  const bool thumbnails = !opt.media.thumbnailFile.empty(), storyboard = !opt.media.spriteFile.empty();
+  int thumbW = 0, thumbH = 0;
+  pictureSize(dispW, dispH, opt.media.thumbnailWidth, thumbW, thumbH);
+  FrameScaler thumbScaler(AV_PIX_FMT_RGB24, file.rotation()), tileScaler(AV_PIX_FMT_RGB24, file.rotation());
+  ThumbnailPicker picker;
+  std::unique_ptr<Storyboard> board;
+  if (storyboard) board = std::make_unique<Storyboard>(opt.media, base.duration, dispW, dispH);
+  std::vector<uint8_t> tile;
+
   auto finishSegmentsBefore = [&](double t) {
     while (segIndex < segs.size() && t >= segs[segIndex].end - 1e-9) {
-      emit(segmentEvent(segIndex, segs[segIndex], acc, opt.series));
+      Value ev = segmentEvent(segIndex, segs[segIndex], acc, opt.series);
+      if (thumbnails) {
+        std::string error;
+        ev.set("thumbnail", picker.write(numberedPath(opt.media.thumbnailFile, static_cast<long long>(segIndex)), error));
+        picker.clear();
+      }
+      emit(std::move(ev));
       acc.clear();
       ++segIndex;
     }
@@ -424,9 +441,18 @@ void analysisPass(const std::string& path, const JobOptions& opt, const Baseline
     while (nextSample <= t + frameStep * 0.5) nextSample += interval;
     if (!scaler.convert(frame, cur.width, cur.height, cur.pixels)) return;
     ++samples;
-    ++acc.samples;
-    acc.brightnessSum += meanLuma(cur);
+    const int sampleInSegment = acc.samples++;
+    const double brightness = meanLuma(cur);
+    acc.brightnessSum += brightness;
     Histogram hist = lumaHistogram(cur);
+    if (thumbnails) {
+      picker.addHistogram(hist);
+      const Segment& seg = segs[segIndex];
+      std::vector<uint8_t> rgb;
+      if (picker.wants(sampleInSegment, (seg.end - seg.start) / interval) && thumbScaler.convert(frame, thumbW, thumbH, rgb))
+        picker.addCandidate(hist, brightness, cutSinceSample, std::move(rgb), thumbW, thumbH);
+    }
+    if (board && board->due(t) && tileScaler.convert(frame, board->tileWidth(), board->tileHeight(), tile)) board->add(t, tile);
     double dt = t - prevT;
     if (havePrev && dt > 0 && dt <= interval * 3) {
       FrameDiff d = frameDifference(prev, cur);
@@ -510,6 +536,7 @@ void analysisPass(const std::string& path, const JobOptions& opt, const Baseline
       .set("decodeErrors", decoder.errors())
       .set("analyzedDuration", lastSampleT)
       .set("decodedUntil", lastFrameT < 0 ? 0.0 : std::min(base.duration, lastFrameT + frameStep));
+  if (board) done.set("storyboard", board->finish());
   emit(std::move(done));
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 
+#include "thumbnails.h"
 #include "value.h"
 
 namespace engine {
@@ -18,6 +19,7 @@ struct JobOptions {
   bool measureAudio = true;    // decode the audio track in the pre-pass
   bool series = false;         // include per-sample motion series in segment events (workout)
   bool skipLoopFilter = true;  // cheaper decoding of big frames
+  MediaOptions media;          // thumbnails and storyboard sprites (thumbnails.h)
 };
 
 using EventSink = std::function<void(Value)>;
@@ -27,8 +29,8 @@ using EventSink = std::function<void(Value)>;
 //   {type:"progress", phase:"baseline"|"analyze", fraction}
 //   {type:"baseline", duration, segmentDuration, segments:[{start,end,activity,audioRms,audioPeak,
 //        audioLoudestAt,audioPeaks}], audio:{measured, medianWindowDb, maxWindowDb, ...}}
-//   {type:"segment", index, start, end, samples, motion, motionMax, cuts, cutTimes, brightness, series?}
-//   {type:"done", framesDecoded, samples, decodeErrors, analyzedDuration}
+//   {type:"segment", index, start, end, samples, motion, motionMax, cuts, cutTimes, brightness, series?, thumbnail?}
+//   {type:"done", framesDecoded, samples, decodeErrors, analyzedDuration, storyboard?}
 // Throws MediaError on failure (including ErrorCode::Cancelled).
 void runJob(const std::string& path, const JobOptions& options, const std::atomic<bool>& cancel, const EventSink& emit);
 

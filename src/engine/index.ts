@@ -6,7 +6,7 @@ export * from './types.js';
 export { SignalEngine, SignalJob, type SignalEngineOptions } from './signal/engine.js';
 export { ParamsError, parseParams, parseHighlightsParams, parseWorkoutParams, HIGHLIGHTS_DEFAULTS, WORKOUT_DEFAULTS } from './params.js';
 export { formatClock, formatRange } from './format.js';
-export { extractFrames, lockExclusive, probe, type ExtractedFrame } from './native.js';
+export { cutSpans, extractFrames, lockExclusive, probe, type CutResult, type ExtractedFrame, type NativeStoryboard } from './native.js';
 export { defaultSegmentDuration } from './signal/segmentation.js';
 
 export function createSignalEngine(options?: SignalEngineOptions): SignalEngine {

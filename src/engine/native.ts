@@ -21,6 +21,10 @@ export interface NativeJobOptions {
   series?: boolean;
   /** Skip the deblocking filter while decoding (default true). */
   skipLoopFilter?: boolean;
+  /** Where each segment's thumbnail JPEG goes: `{n}` is replaced by the segment index. */
+  thumbnailFile?: string;
+  /** Where each storyboard sprite JPEG goes: `{n}` is replaced by the sprite number. */
+  spriteFile?: string;
 }
 
 export interface NativeInfoEvent {
@@ -113,6 +117,17 @@ export interface NativeSegmentEvent {
   subject: number;
   subjectMax: number;
   series?: NativeSeries;
+  /** With thumbnailFile: whether this segment's thumbnail was written. */
+  thumbnail?: boolean;
+}
+
+/** Storyboard tiles (with spriteFile), in time order; null when a sprite could not be written. */
+export interface NativeStoryboard {
+  interval: number;
+  tileWidth: number;
+  tileHeight: number;
+  sprites: Array<{ width: number; height: number }>;
+  tiles: Array<{ start: number; end: number; sprite: number; x: number; y: number }>;
 }
 
 export interface NativeDoneEvent {
@@ -123,6 +138,7 @@ export interface NativeDoneEvent {
   analyzedDuration: number;
   /** End of the last decoded frame (seconds). */
   decodedUntil: number;
+  storyboard?: NativeStoryboard | null;
 }
 
 export interface NativeErrorEvent {
@@ -154,6 +170,14 @@ export interface ExtractedFrame {
   data: Buffer;
 }
 
+export interface CutResult {
+  /** Seconds of video written. */
+  duration: number;
+  /** Whether the video was stream-copied (a single span starting on a keyframe) or re-encoded. */
+  copied: boolean;
+  frames: number;
+}
+
 export interface NativeJobHandle {
   cancel(): void;
 }
@@ -165,6 +189,7 @@ interface Binding {
   probe(path: string): CancellablePromise<VideoInfo>;
   startJob(path: string, options: NativeJobOptions, onEvent: (event: NativeEvent) => void): NativeJobHandle;
   extractFrames(path: string, timestamps: number[], maxSide?: number): CancellablePromise<ExtractedFrame[]>;
+  cutSpans(input: string, output: string, spans: Array<[number, number]>, allowCopy: boolean): CancellablePromise<CutResult>;
   activeThreads(): number;
   lockExclusive(path: string): { fd?: number; held?: boolean };
 }
@@ -249,6 +274,25 @@ export async function extractFrames(
 ): Promise<ExtractedFrame[]> {
   try {
     return await withSignal(() => loadBinding().extractFrames(path, timestamps, maxSide), options.signal);
+  } catch (err) {
+    if (err instanceof TypeError || err instanceof RangeError) throw err;
+    throw toEngineError(err);
+  }
+}
+
+/**
+ * Writes the spans of `input` (seconds, in order) joined into one MP4 at `output`, on a native
+ * thread (clips.h: stream copy where possible, otherwise a frame-accurate re-encode).
+ * `allowCopy: false` always re-encodes (benchmarks). Rejects with an EngineError.
+ */
+export async function cutSpans(
+  input: string,
+  output: string,
+  spans: Array<[number, number]>,
+  options: { signal?: AbortSignal; allowCopy?: boolean } = {},
+): Promise<CutResult> {
+  try {
+    return await withSignal(() => loadBinding().cutSpans(input, output, spans, options.allowCopy ?? true), options.signal);
   } catch (err) {
     if (err instanceof TypeError || err instanceof RangeError) throw err;
     throw toEngineError(err);

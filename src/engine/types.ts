@@ -30,10 +30,44 @@ export interface WorkoutParams {
 }
 
 export type AnalysisRequest =
-  | { type: 'highlights'; file: string; params: HighlightsParams }
-  | { type: 'workout'; file: string; params: WorkoutParams };
+  | { type: 'highlights'; file: string; params: HighlightsParams; media?: MediaOutput }
+  | { type: 'workout'; file: string; params: WorkoutParams; media?: MediaOutput };
 
-export interface HighlightSegment {
+/** Where an engine writes the pictures it makes while analysing (paths chosen by the store). */
+export interface MediaOutput {
+  /** A segment's thumbnail JPEG; `{n}` stands for the segment index. */
+  thumbnailFile: string;
+  /** A storyboard sprite JPEG; `{n}` stands for the sprite number. */
+  spriteFile: string;
+  /** The storyboard's index (JSON: StoryboardIndex), written when the analysis ends. */
+  storyboardFile: string;
+}
+
+/** Storyboard tiles in time order, each a rectangle of one sprite. */
+export interface StoryboardIndex {
+  tileWidth: number;
+  tileHeight: number;
+  sprites: Array<{ width: number; height: number }>;
+  tiles: Array<{ start: number; end: number; sprite: number; x: number; y: number }>;
+}
+
+/** Extension: links to a segment's media (added by the service; absent from engine output). */
+export interface SegmentMedia {
+  /** MP4 of exactly this span. */
+  clip_url?: string;
+  /** JPEG (320 px wide) of the segment's most representative frame; null when none was made. */
+  thumbnail_url?: string | null;
+}
+
+/** Extension: links to a result's media (added by the service). */
+export interface ResultMedia {
+  /** The highlights (workout: the exercise steps) joined in time order; null when there are none. */
+  reel_url?: string | null;
+  /** WebVTT thumbnails track (sprites with #xywh= fragments); null when none was made. */
+  storyboard_url?: string | null;
+}
+
+export interface HighlightSegment extends SegmentMedia {
   index: number;
   start_timestamp: number;
   end_timestamp: number;
@@ -88,7 +122,7 @@ export interface Shot {
   end_timestamp: number;
 }
 
-export interface WorkoutSegment {
+export interface WorkoutSegment extends SegmentMedia {
   index: number;
   start_timestamp: number;
   end_timestamp: number;
@@ -103,7 +137,7 @@ export interface WorkoutSegment {
   cut_timestamps?: number[];
 }
 
-export interface ExerciseStep {
+export interface ExerciseStep extends SegmentMedia {
   exercise_name: string;
   start_timestamp: number;
   end_timestamp: number;
@@ -130,7 +164,7 @@ export interface VideoSummary {
   analysed_duration?: number;
 }
 
-export interface HighlightsResult {
+export interface HighlightsResult extends ResultMedia {
   analysis_type: 'highlights';
   engine: EngineInfo;
   video: VideoSummary;
@@ -148,7 +182,7 @@ export interface HighlightsResult {
   warnings?: AnalysisWarning[];
 }
 
-export interface WorkoutResult {
+export interface WorkoutResult extends ResultMedia {
   analysis_type: 'workout_with_timestamps';
   engine: EngineInfo;
   video: VideoSummary;

@@ -12,6 +12,7 @@ import { Metrics } from './metrics.js';
 import { Router } from './router.js';
 import { registerDocs } from './routes/docs.js';
 import { registerLegacy } from './routes/legacy.js';
+import { MEDIA_LINKS, registerMedia } from './routes/media.js';
 import { registerOps } from './routes/ops.js';
 import { registerSse } from './routes/sse.js';
 import { registerStatic } from './routes/static.js';
@@ -64,6 +65,7 @@ export async function startServer(config: Config, engine: Engine, log: Logger = 
       maxAgeMs: config.webhookMaxAgeMs,
     },
     resultsUrl: (id) => sessionLinks(id).results,
+    mediaLinks: MEDIA_LINKS,
   });
   const report = service.start(); // takes DATA_DIR's lock: throws DataDirInUseError when another process has it
   if (report.restored) {
@@ -89,6 +91,7 @@ export async function startServer(config: Config, engine: Engine, log: Logger = 
   registerOps(router, service, metrics);
   registerDocs(router);
   registerV1(router, service, config);
+  registerMedia(router, service);
   const sse = registerSse(router, service);
   const ws = registerWs(app, service, authorize, originPolicy);
   metrics.observe(service, { sse: sse.count, websocket: ws.count });

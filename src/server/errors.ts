@@ -3,7 +3,15 @@
 // the cause is logged instead.
 import { EngineError } from '../engine/types.js';
 import { ParamsError } from '../engine/params.js';
-import { InvalidWebhookUrlError, QueueFullError, ShuttingDownError, StorageError, UploadLimitError } from '../streams/service.js';
+import {
+  InvalidWebhookUrlError,
+  MediaNotFoundError,
+  MediaNotReadyError,
+  QueueFullError,
+  ShuttingDownError,
+  StorageError,
+  UploadLimitError,
+} from '../streams/service.js';
 import { HttpError } from './http.js';
 
 const retryAfter = (seconds: number) => ({ 'Retry-After': String(Math.max(1, Math.round(seconds))) });
@@ -14,6 +22,8 @@ const row = <E>(type: new (...args: any[]) => E, map: (err: E) => HttpError): Ma
 const TABLE: Mapping<unknown>[] = [
   row(HttpError, (e) => e),
   row(ParamsError, (e) => new HttpError(400, 'bad_request', e.message)),
+  row(MediaNotFoundError, (e) => new HttpError(404, 'not_found', e.message)),
+  row(MediaNotReadyError, (e) => new HttpError(409, 'not_ready', e.message)),
   row(QueueFullError, (e) => new HttpError(503, 'busy', e.message, retryAfter(e.retryAfterSeconds))),
   row(UploadLimitError, (e) => new HttpError(503, 'busy', e.message, retryAfter(e.retryAfterSeconds))),
   row(ShuttingDownError, (e) => new HttpError(503, 'unavailable', e.message, retryAfter(e.retryAfterSeconds))),

@@ -30,3 +30,9 @@ export class InvalidWebhookUrlError extends Error {
     super(`webhook_url must be an absolute http:// or https:// URL, got ${JSON.stringify(raw.slice(0, 200))}`);
   }
 }
+
+/** A session, segment, step or picture that does not exist (or never will). */
+export class MediaNotFoundError extends Error {}
+
+/** Media of a segment (or of the result) that is not there yet: the analysis has not reached it. */
+export class MediaNotReadyError extends Error {}

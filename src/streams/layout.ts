@@ -1,5 +1,6 @@
 // Where everything lives under DATA_DIR. Only the stores (journal, uploads, lock) use these paths:
 //   sessions/<id>/      one folder per session (journal files, result, video)
+//   sessions/<id>/media/  thumbnails, storyboard sprites, clips and reel (media.ts names the files)
 //   incoming/<token>.part  multipart uploads still being received
 //   webhooks/<id>.json one webhook delivery per session (webhook-store.ts)
 //   .lock              held by the process that owns DATA_DIR
@@ -59,6 +60,10 @@ export class DataLayout {
 
   webhookPath(sessionId: string): string {
     return path.join(this.webhooksDir, `${sessionId}.json`);
+  }
+
+  mediaDir(id: string): string {
+    return path.join(this.sessionDir(id), 'media');
   }
 
   incomingPath(token: string): string {

@@ -2,7 +2,7 @@
 // into session events. A job cancelled through the queue (from wherever the cancel came in)
 // stops here.
 import type { Subscription } from 'rxjs';
-import type { AnalysisJob, AnalysisRequest, AnalysisResult, Engine, EngineEvent } from '../engine/types.js';
+import type { AnalysisJob, AnalysisRequest, AnalysisResult, Engine, EngineEvent, HighlightSegment, MediaOutput, WorkoutSegment } from '../engine/types.js';
 import { EngineError } from '../engine/types.js';
 import type { JobLease, JobQueue } from './job-queue.js';
 import { silentLogger, type Logger } from './log.js';
@@ -20,6 +20,12 @@ export interface SchedulerOptions {
   maxAttempts?: number;
   /** Where a session's results can be read (the `completed` event's `results_url`). */
   resultsUrl?: (sessionId: string) => string;
+  /** Pictures made during the analysis, and the media links added to segments and results. */
+  media?: {
+    prepare(id: string): MediaOutput;
+    linkSegment<S extends HighlightSegment | WorkoutSegment>(id: string, seg: S): S;
+    linkResult(id: string, result: AnalysisResult): AnalysisResult;
+  };
 }
 
 interface Running {
@@ -139,6 +145,7 @@ export class Scheduler {
       type: session.meta.analysisType,
       file: this.uploads.videoPath(session.id),
       params: session.meta.params, // validated when the session was created
+      media: this.mediaOutput(session),
     } as unknown as AnalysisRequest;
     if (session.state.status === 'processing' && !this.takeOver(session, lease)) return;
     session.transition('processing');
@@ -152,12 +159,15 @@ export class Scheduler {
     }
     this.stats.started++;
     const startedAt = Date.now();
-    const sub = job.events.subscribe({ next: progressWriter(session, this.progressIntervalMs, loggedSegments(session)), error: () => {} });
+    const media = this.opts.media;
+    const link = media ? (seg: HighlightSegment | WorkoutSegment) => media.linkSegment(session.id, seg) : null;
+    const sub = job.events.subscribe({ next: progressWriter(session, this.progressIntervalMs, loggedSegments(session), link), error: () => {} });
     this.running.set(session.id, { session, lease, job, sub, startedAt });
     job.result.then(
       (result) => {
         if (!this.finish(session, startedAt)) return;
         try {
+          if (media) result = media.linkResult(session.id, result);
           this.store.writeResult(session.id, result);
         } catch (err) {
           return this.fail(session, err);
@@ -193,6 +203,16 @@ export class Scheduler {
     const { progress, segments } = session.state;
     session.append('progress', { progress, currentStep: takeoverStep(attempt, max), segments: { ...segments }, attempt });
     return true;
+  }
+
+  /** Where the engine writes the session's pictures; none when the folder cannot be made (the analysis runs anyway). */
+  private mediaOutput(session: Session): MediaOutput | undefined {
+    try {
+      return this.opts.media?.prepare(session.id);
+    } catch (err) {
+      this.log.error({ err, sessionId: session.id }, 'no thumbnails: the media folder could not be made');
+      return undefined;
+    }
   }
 
   /** Frees the slot; false if the session was stopped meanwhile (its outcome no longer counts). */
@@ -232,14 +252,19 @@ export class Scheduler {
  * are thinned to one per interval unless the step or the segment count changed, so a chatty
  * engine cannot flood the log.
  */
-function progressWriter(session: Session, intervalMs: number, logged: ReadonlySet<number>) {
+function progressWriter(
+  session: Session,
+  intervalMs: number,
+  logged: ReadonlySet<number>,
+  link: ((seg: HighlightSegment | WorkoutSegment) => unknown) | null,
+) {
   let lastAt = 0;
   let lastKey = '';
   let lastProgress = -1;
   return (ev: EngineEvent) => {
     if (ev.type === 'segment') {
       if (logged.has(ev.segment.index)) return; // appended by an interrupted run
-      session.append('segment', ev.segment as unknown as Record<string, unknown>);
+      session.append('segment', (link ? link(ev.segment) : ev.segment) as Record<string, unknown>);
       return;
     }
     const progress = Math.max(lastProgress, Math.min(0.999, round3(ev.progress)));

@@ -19,8 +19,18 @@ import type { IncomingUpload, RecoveryReport, SessionListQuery, SessionStore, St
 import { FileUploadStore } from './uploads.js';
 import { FileWebhookStore } from './webhook-store.js';
 import { Webhooks, parseWebhookUrl, type WebhookView } from './webhooks.js';
+import { MediaStore } from './media.js';
+import { SessionMedia, type MediaLinks } from './session-media.js';
 
-export { InvalidWebhookUrlError, QueueFullError, ShuttingDownError, UploadLimitError } from './errors.js';
+export {
+  InvalidWebhookUrlError,
+  MediaNotFoundError,
+  MediaNotReadyError,
+  QueueFullError,
+  ShuttingDownError,
+  UploadLimitError,
+} from './errors.js';
+export type { MediaLinks } from './session-media.js';
 export { DataDirInUseError } from './data-dir-lock.js';
 export { StorageError } from './storage.js';
 export type { IncomingUpload } from './stores.js';
@@ -47,6 +57,8 @@ export interface ServiceOptions {
   maxAttempts?: number;
   /** Where clients read a session's results (given to the `completed` event). */
   resultsUrl?: (sessionId: string) => string;
+  /** URLs of the media routes: results and segments link to their clips, thumbnails, reel, storyboard. */
+  mediaLinks?: MediaLinks;
 }
 
 /** A session reached a terminal state; runMs is how long it was processing (null if it never ran). */
@@ -107,6 +119,9 @@ export class VideoService {
   private readonly queue: JobQueue;
   private readonly layout: DataLayout;
   private readonly uploads: UploadStore;
+  private readonly mediaFiles: MediaStore;
+  /** Clips, reel, thumbnails and storyboard of sessions. */
+  readonly media: SessionMedia;
   private lock: DataDirLock | null = null;
   /** Ids of resumable uploads not finished yet (they count against maxOpenUploads). */
   private readonly openUploads = new Set<string>();
@@ -130,11 +145,19 @@ export class VideoService {
     this.store = new JournalSessionStore(this.layout);
     this.store.onPersistFailure = (session, err) => this.storageFailed(session, err);
     this.queue = new LocalJobQueue({ concurrency: opts.concurrency, queueLimit: opts.queueLimit });
+    this.mediaFiles = new MediaStore(this.layout);
+    this.media = new SessionMedia(this.store, this.uploads, this.mediaFiles, (id) => this.result(id), opts.mediaLinks ?? null);
+    const media = {
+      prepare: (id: string) => this.mediaFiles.prepare(id),
+      linkSegment: this.media.linkSegment.bind(this.media),
+      linkResult: this.media.linkResult.bind(this.media),
+    };
     this.scheduler = new Scheduler(engine, this.store, this.uploads, this.queue, {
       concurrency: opts.concurrency,
       maxAttempts: opts.maxAttempts,
       log: this.log,
       resultsUrl: opts.resultsUrl,
+      media,
     });
     const wh = opts.webhooks ?? { defaultUrl: null, secret: null, retryBaseMs: 10_000, maxAgeMs: 24 * 3_600_000 };
     this.webhooks = new Webhooks(new FileWebhookStore(this.layout), {
@@ -382,6 +405,7 @@ export class VideoService {
     this.scheduler.stop(s);
     if (!s.terminal) s.transition('cancelled');
     this.resultCache.delete(id);
+    this.mediaFiles.forget(id);
     const removed = this.store.remove(id);
     try {
       this.webhooks.forget(id);

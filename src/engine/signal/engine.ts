@@ -1,8 +1,9 @@
 // SignalEngine: the embedded engine (name "signal"): measured signals, no model.
+import { writeFileSync } from 'node:fs';
 import { ReplaySubject } from 'rxjs';
 import { formatClock, round } from '../format.js';
 import * as native from '../native.js';
-import type { NativeBaselineEvent, NativeDoneEvent, NativeEvent, NativeJobHandle, NativeSegmentEvent } from '../native.js';
+import type { NativeBaselineEvent, NativeDoneEvent, NativeEvent, NativeJobHandle, NativeSegmentEvent, NativeStoryboard } from '../native.js';
 import {
   EngineError,
   type AnalysisJob,
@@ -18,6 +19,7 @@ import {
   type VideoSummary,
   type WorkoutParams,
   type WorkoutSegment,
+  type StoryboardIndex,
 } from '../types.js';
 import { buildHighlightsBaseline, pickHighlights, scoreSegment, ranking, type HighlightsBaseline } from './highlights.js';
 import { analysisFrame } from './motion.js';
@@ -49,6 +51,16 @@ function summary(info: VideoInfo): VideoSummary {
     fps: round(info.fps, 2),
     has_audio: info.has_audio,
   };
+}
+
+/** The storyboard's index next to its sprites; a failed write only means no storyboard. */
+function writeStoryboard(file: string, board: NativeStoryboard): void {
+  const index: StoryboardIndex = { tileWidth: board.tileWidth, tileHeight: board.tileHeight, sprites: board.sprites, tiles: board.tiles };
+  try {
+    writeFileSync(file, JSON.stringify(index));
+  } catch {
+    // the session's folder is gone (cleaned up) or full: the result simply has no storyboard
+  }
 }
 
 /** A running analysis. Besides the contract, `closed` resolves when the native thread has exited. */
@@ -263,6 +275,7 @@ export class SignalJob implements AnalysisJob {
             onSegment(ev);
             break;
           case 'done':
+            if (req.media && ev.storyboard) writeStoryboard(req.media.storyboardFile, ev.storyboard);
             this.emitProgress(STEPS.finalize.at, STEPS.finalize.step);
             finish(ev);
             break;
@@ -285,6 +298,7 @@ export class SignalJob implements AnalysisJob {
           measureAudio: isHighlights && info.has_audio,
           series: !isHighlights,
           threads: this.options.decoderThreads ?? 2,
+          ...(req.media && { thumbnailFile: req.media.thumbnailFile, spriteFile: req.media.spriteFile }),
         },
         onEvent,
       );
