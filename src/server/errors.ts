@@ -5,6 +5,7 @@ import { EngineError } from '../engine/types.js';
 import { ParamsError } from '../engine/params.js';
 import {
   InvalidWebhookUrlError,
+  MediaGoneError,
   MediaNotFoundError,
   MediaNotReadyError,
   QueueFullError,
@@ -24,6 +25,7 @@ const TABLE: Mapping<unknown>[] = [
   row(ParamsError, (e) => new HttpError(400, 'bad_request', e.message)),
   row(MediaNotFoundError, (e) => new HttpError(404, 'not_found', e.message)),
   row(MediaNotReadyError, (e) => new HttpError(409, 'not_ready', e.message)),
+  row(MediaGoneError, (e) => new HttpError(410, 'gone', e.message)),
   row(QueueFullError, (e) => new HttpError(503, 'busy', e.message, retryAfter(e.retryAfterSeconds))),
   row(UploadLimitError, (e) => new HttpError(503, 'busy', e.message, retryAfter(e.retryAfterSeconds))),
   row(ShuttingDownError, (e) => new HttpError(503, 'unavailable', e.message, retryAfter(e.retryAfterSeconds))),

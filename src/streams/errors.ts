@@ -34,5 +34,8 @@ export class InvalidWebhookUrlError extends Error {
 /** A session, segment, step or picture that does not exist (or never will). */
 export class MediaNotFoundError extends Error {}
 
+/** A clip or reel that can no longer be made: the session's video was deleted before it was asked for. */
+export class MediaGoneError extends Error {}
+
 /** Media of a segment (or of the result) that is not there yet: the analysis has not reached it. */
 export class MediaNotReadyError extends Error {}

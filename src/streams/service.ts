@@ -24,6 +24,7 @@ import { SessionMedia, type MediaLinks } from './session-media.js';
 
 export {
   InvalidWebhookUrlError,
+  MediaGoneError,
   MediaNotFoundError,
   MediaNotReadyError,
   QueueFullError,

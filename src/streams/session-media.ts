@@ -2,7 +2,7 @@
 // which will exist later (MediaNotReadyError) and which never will (MediaNotFoundError); the
 // files themselves belong to the MediaStore. Also adds the media links to segments and results.
 import type { AnalysisResult, ExerciseStep, HighlightSegment, StoryboardIndex, WorkoutSegment } from '../engine/types.js';
-import { MediaNotFoundError, MediaNotReadyError } from './errors.js';
+import { MediaGoneError, MediaNotFoundError, MediaNotReadyError } from './errors.js';
 import type { MediaStore } from './media.js';
 import type { Session } from './session.js';
 import type { SessionStore, UploadStore } from './stores.js';
@@ -129,6 +129,7 @@ export class SessionMedia {
       return await this.files.cut(id, name, this.uploads.videoPath(id), spans);
     } catch (err) {
       if (!this.store.get(id)) throw new MediaNotFoundError('No such session'); // cleaned up while cutting
+      if (!this.uploads.hasVideo(id)) throw new MediaGoneError('The video was deleted (VIDEO_TTL): only clips made before that remain');
       throw err;
     }
   }

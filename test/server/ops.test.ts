@@ -308,7 +308,12 @@ test('VIDEO_TTL deletes the video of an ended session, keeping its status and re
   const after = await pollStatus(srv.url, up.body.sessionId, (s) => s.storage.video === false, 15_000);
   assert.ok(after.storage.bytes > 0 && after.storage.bytes < fs.statSync(small).size, JSON.stringify(after.storage));
   assert.is(after.status, 'completed');
-  assert.is((await getJson(`${api}/results/${up.body.sessionId}`)).status, 200, 'results outlive the video');
+  const res = await getJson(`${api}/results/${up.body.sessionId}`);
+  assert.is(res.status, 200, 'results outlive the video');
+  // A clip asked for after the video went cannot be cut any more: 410, not a decoding error.
+  const clip = await fetch(`${srv.url}${res.body.results.all_analyses[0].clip_url}`);
+  assert.is(clip.status, 410);
+  assert.is((await clip.json()).error.code, 'gone');
 });
 
 test.run();
