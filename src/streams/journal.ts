@@ -123,21 +123,9 @@ export class Journal {
   }
 
   /** Bytes of the files in the session's folder (0 when it cannot be read). */
+  /** What the session's folder takes on disk, its media subfolder included. */
   diskBytes(id: string): number {
-    const dir = this.layout.sessionDir(id);
-    let total = 0;
-    try {
-      for (const name of fs.readdirSync(dir)) {
-        try {
-          total += fs.statSync(path.join(dir, name)).size;
-        } catch {
-          // removed meanwhile
-        }
-      }
-    } catch {
-      return 0;
-    }
-    return total;
+    return folderBytes(this.layout.sessionDir(id));
   }
 
   /** Deletes the session's folder. Throws a StorageError. */
@@ -203,4 +191,26 @@ function writeAtomic(file: string, text: string): void {
   const tmp = `${file}.tmp`;
   fs.writeFileSync(tmp, text);
   fs.renameSync(tmp, file);
+}
+
+function folderBytes(dir: string): number {
+  let total = 0;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0; // removed meanwhile
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) total += folderBytes(p);
+    else {
+      try {
+        total += fs.statSync(p).size;
+      } catch {
+        // removed meanwhile
+      }
+    }
+  }
+  return total;
 }

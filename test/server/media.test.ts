@@ -80,6 +80,8 @@ test('clips are playable MP4s of exactly their span (stream copy at a keyframe, 
 });
 
 test('the reel joins the highlights in time order; concurrent first requests make one file', async () => {
+  const statusOf = async () => JSON.parse((await fetchBytes(`${api()}/status/${id}`)).body.toString());
+  const before = (await statusOf()).storage.bytes;
   const urls = [results.reel_url, results.reel_url, results.reel_url];
   const answers = await Promise.all(urls.map((u) => fetchBytes(u)));
   for (const a of answers) assert.is(a.res.status, 200);
@@ -87,6 +89,8 @@ test('the reel joins the highlights in time order; concurrent first requests mak
   const mediaDir = path.join(srv.dataDir, 'sessions', id, 'media');
   const reels = fs.readdirSync(mediaDir).filter((n) => n.startsWith('reel'));
   assert.equal(reels, ['reel.mp4']);
+  // the session's disk use counts its media
+  assert.ok((await statusOf()).storage.bytes >= before + answers[0].body.length, 'the reel counts in storage.bytes');
   const file = path.join(dir, 'reel.mp4');
   fs.writeFileSync(file, answers[0].body);
   const p = await probeMedia(file);
