@@ -227,5 +227,8 @@ function clusterConfig(env: NodeJS.ProcessEnv): Pick<Config, 'redisUrl' | 'role'
   const role = parseRole(env.ROLE);
   // api and worker nodes share their sessions and queue through Redis: alone they could do nothing
   if (role !== 'all' && !redisUrl) throw new Error(`ROLE=${role} needs REDIS_URL (only ROLE=all runs without Redis)`);
+  // The Redis store and queue are being built (issue 10); until they land, say so rather than
+  // start a single process that ignores the setting.
+  if (redisUrl) throw new Error('REDIS_URL: cluster mode on Redis is not in this release yet; unset REDIS_URL and ROLE to run as one process');
   return { redisUrl, role, jobLeaseMs: duration(env, 'JOB_LEASE', 15_000, 1000), maxAttempts: int(env, 'MAX_ATTEMPTS', 3, 1, 100) };
 }
