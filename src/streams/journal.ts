@@ -26,9 +26,13 @@ interface OpenJournal {
 /** Journal files kept open at once; appends to other sessions reopen theirs (LRU). */
 const MAX_OPEN_JOURNALS = 32;
 
+const DISK_BYTES_MAX_AGE_MS = 1000;
+const MAX_SIZES = 4096;
+
 export class Journal {
   /** Open journal files, least recently used first (Map keeps insertion order). */
   private readonly files = new Map<string, OpenJournal>();
+  private readonly sizes = new Map<string, { at: number; bytes: number }>();
 
   constructor(private readonly layout: DataLayout) {
     try {
@@ -122,10 +126,20 @@ export class Journal {
     }
   }
 
-  /** Bytes of the files in the session's folder (0 when it cannot be read). */
-  /** What the session's folder takes on disk, its media subfolder included. */
+  /**
+   * What the session's folder takes on disk, its media subfolder included (0 when it cannot be
+   * read). Measured at most once a second per session: status reads come far more often, and a
+   * folder walk per read cost them most of their throughput.
+   */
   diskBytes(id: string): number {
-    return folderBytes(this.layout.sessionDir(id));
+    const now = Date.now();
+    const hit = this.sizes.get(id);
+    if (hit && now - hit.at < DISK_BYTES_MAX_AGE_MS) return hit.bytes;
+    const bytes = folderBytes(this.layout.sessionDir(id));
+    this.sizes.delete(id); // re-inserted last: the map stays in least-recently-measured order
+    this.sizes.set(id, { at: now, bytes });
+    if (this.sizes.size > MAX_SIZES) this.sizes.delete(this.sizes.keys().next().value!);
+    return bytes;
   }
 
   /** Deletes the session's folder. Throws a StorageError. */
