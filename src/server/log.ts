@@ -17,8 +17,14 @@ export function createLogger(level: LogLevel, opts: { pretty?: boolean } = {}): 
     formatters: { level: (label: string) => ({ level: label }) },
   };
   if (pretty) return pino(options, PinoPretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true }));
-  return pino(options, destination({ dest: 1, sync: false }));
+  // Lines are buffered (a write per line cost GET status 40% of its throughput) and flushed at
+  // least every FLUSH_MS, so a quiet server's lines are never more than that late.
+  const log = pino(options, destination({ dest: 1, sync: false, minLength: 4096 }));
+  setInterval(() => log.flush(), FLUSH_MS).unref();
+  return log;
 }
+
+const FLUSH_MS = 200;
 
 /** Writes what is buffered (before process.exit). */
 export function flushLogger(log: Logger): Promise<void> {
