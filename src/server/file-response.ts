@@ -3,7 +3,7 @@
 // The body is streamed in chunks with uWS backpressure (tryEnd/onWritable), never read whole.
 import fs from 'node:fs';
 import type { Ctx } from './http.js';
-import { HttpError, STATUS_TEXT } from './http.js';
+import { HttpError, writeHead } from './http.js';
 
 const CHUNK_BYTES = 256 * 1024;
 
@@ -65,8 +65,7 @@ export async function sendFile(ctx: Ctx, file: string, contentType: string): Pro
       let result = false;
       res.cork(() => {
         if (!headed) {
-          res.writeStatus(`${status} ${STATUS_TEXT[status]}`);
-          for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
+          writeHead(ctx, status, headers);
           headed = true;
         }
         if (total === 0) {

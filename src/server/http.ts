@@ -8,7 +8,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 /** A client's X-Request-Id is kept when it is short and printable; otherwise one is made. */
 const REQUEST_ID_RE = /^[\w.:@\/+=-]{1,128}$/;
 
-export const STATUS_TEXT: Record<number, string> = {
+const STATUS_TEXT: Record<number, string> = {
   200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 206: 'Partial Content', 304: 'Not Modified',
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
   409: 'Conflict', 410: 'Gone', 412: 'Precondition Failed', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 416: 'Range Not Satisfiable', 423: 'Locked',
@@ -115,15 +115,22 @@ export interface SendOptions {
 }
 
 /** Sends a complete response once; later calls and calls after an abort are ignored. */
+/**
+ * Writes the status line and the headers every answer carries (X-Request-Id, the router's CORS
+ * headers), then `headers`. Call inside res.cork(). send(), SSE streams and file answers use it.
+ */
+export function writeHead(ctx: Ctx, status: number, headers: Record<string, string> = {}): void {
+  ctx.res.writeStatus(`${status} ${STATUS_TEXT[status] ?? ''}`);
+  ctx.res.writeHeader('X-Request-Id', ctx.requestId);
+  for (const [k, v] of Object.entries({ ...ctx.responseHeaders, ...headers })) ctx.res.writeHeader(k, v);
+}
+
 export function send(ctx: Ctx, status: number, body: string | Buffer, contentType: string | null, opts: SendOptions = {}): void {
   if (ctx.aborted || ctx.done) return;
   ctx.done = true;
   ctx.status = status;
   ctx.res.cork(() => {
-    ctx.res.writeStatus(`${status} ${STATUS_TEXT[status] ?? ''}`);
-    if (contentType) ctx.res.writeHeader('Content-Type', contentType);
-    ctx.res.writeHeader('X-Request-Id', ctx.requestId);
-    for (const [k, v] of Object.entries({ ...ctx.responseHeaders, ...opts.headers })) ctx.res.writeHeader(k, v);
+    writeHead(ctx, status, contentType ? { 'Content-Type': contentType, ...opts.headers } : opts.headers);
     // A HEAD answer has the GET answer's headers and never a body (error answers included).
     // (This build's endWithoutBody(length) never completes the response: the length is set
     // here, and endWithoutBody takes no argument. HEAD requests have no body to close over.)

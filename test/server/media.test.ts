@@ -100,6 +100,13 @@ test('the reel joins the highlights in time order; concurrent first requests mak
   await decodesCleanly(file);
 });
 
+test('media answers carry the request id and CORS headers like every other answer', async () => {
+  const { res } = await fetchBytes(results.all_analyses[0].thumbnail_url, { Origin: srv.url, 'X-Request-Id': 'media-check-1' });
+  assert.is(res.status, 200);
+  assert.is(res.headers.get('x-request-id'), 'media-check-1');
+  assert.is(res.headers.get('access-control-allow-origin'), srv.url);
+});
+
 test('thumbnails are 320 px wide JPEGs that decode', async () => {
   for (const seg of results.all_analyses) {
     const { res } = await fetchBytes(seg.thumbnail_url);

@@ -6,7 +6,7 @@ import type { Subscription } from 'rxjs';
 import type { VideoService } from '../../streams/service.js';
 import type { SessionEvent } from '../../streams/events.js';
 import type { Ctx } from '../http.js';
-import { send } from '../http.js';
+import { send, writeHead } from '../http.js';
 import type { Router } from '../router.js';
 import { notFound, sessionParam } from './v1.js';
 
@@ -127,12 +127,7 @@ export function registerSse(router: Router, service: VideoService, opts: SseOpti
       ctx.longLived = true;
       ctx.onSent?.(ctx);
       ctx.res.cork(() => {
-        ctx.res.writeStatus('200 OK');
-        ctx.res.writeHeader('Content-Type', 'text/event-stream; charset=utf-8');
-        ctx.res.writeHeader('Cache-Control', 'no-cache, no-transform');
-        ctx.res.writeHeader('X-Accel-Buffering', 'no');
-        ctx.res.writeHeader('X-Request-Id', ctx.requestId);
-        for (const [k, v] of Object.entries(ctx.responseHeaders)) ctx.res.writeHeader(k, v);
+        writeHead(ctx, 200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no' });
         ctx.res.write('retry: 1000\n\n');
       });
       const conn = new SseConnection(ctx, maxBacklog, (c) => open.delete(c));
