@@ -75,7 +75,7 @@ export class Scheduler {
   /** Stops a queued or running session; the session is marked cancelled. */
   cancel(session: Session): void {
     this.stop(session);
-    if (session.transition('cancelled')) this.stats.cancelled++;
+    this.count(session.transition('cancelled'), 'cancelled');
   }
 
   /** Stops work on a session without changing its state (cleanup, expiry, shutdown). */
@@ -174,7 +174,7 @@ export class Scheduler {
         }
         const summary = completionSummary(result);
         if (this.opts.resultsUrl) summary.results_url = this.opts.resultsUrl(session.id);
-        if (session.transition('completed', summary)) this.stats.completed++;
+        this.count(session.transition('completed', summary), 'completed');
       },
       (err) => {
         if (!this.finish(session, startedAt)) return;
@@ -197,7 +197,7 @@ export class Scheduler {
     if (attempt > max) {
       this.queue.complete(lease, 0);
       const message = `The analysis was interrupted ${max === 1 ? 'once' : `${max} times`} (the server or its worker stopped); upload the video again.`;
-      if (session.transition('failed', { error: { code: 'interrupted', message } })) this.stats.failed++;
+      this.count(session.transition('failed', { error: { code: 'interrupted', message } }), 'failed');
       return false;
     }
     const { progress, segments } = session.state;
@@ -240,9 +240,15 @@ export class Scheduler {
           ? { code: 'storage_error', message: err.message }
           : { code: 'internal', message: 'The analysis failed because of an internal error' };
     if (error.code === 'internal') this.log.error({ err, sessionId: session.id }, 'analysis failed with an internal error');
-    if (error.code === 'cancelled') {
-      if (session.transition('cancelled')) this.stats.cancelled++;
-    } else if (session.transition('failed', { error })) this.stats.failed++;
+    if (error.code === 'cancelled') this.count(session.transition('cancelled'), 'cancelled');
+    else this.count(session.transition('failed', { error }), 'failed');
+  }
+
+  /** Counts an outcome once its transition took place. */
+  private count(transition: Promise<boolean>, outcome: 'completed' | 'failed' | 'cancelled'): void {
+    void transition.then((done) => {
+      if (done) this.stats[outcome]++;
+    });
   }
 }
 

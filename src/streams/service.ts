@@ -347,7 +347,7 @@ export class VideoService {
     // An upload that finishes while the queue is full stays `uploading`: the caller refuses its
     // last bytes with 503, and the client sends them again later.
     this.assertRoom();
-    if (session.transition('pending')) this.scheduler.enqueue(session);
+    if (await session.transition('pending')) this.scheduler.enqueue(session);
   }
 
   get(id: string): Session | undefined {

@@ -3,7 +3,7 @@ import { nanoid } from 'nanoid';
 import type { SessionEvent, SessionMeta, SessionStatus } from './events.js';
 import { Journal } from './journal.js';
 import type { DataLayout } from './layout.js';
-import { Session } from './session.js';
+import { LocalSession, type Session } from './session.js';
 import { TERMINAL_EVENTS } from './events.js';
 import type { StorageError } from './storage.js';
 import type { NewSession, RecoveryReport, SessionListQuery, SessionStore } from './stores.js';
@@ -42,7 +42,7 @@ export class JournalSessionStore implements SessionStore {
     };
     this.journal.create(meta);
     const session = this.adopt(meta, status, []);
-    session.append('status', { status });
+    void session.append('status', { status }); // a LocalSession applies it at once
     return session;
   }
 
@@ -169,7 +169,7 @@ export class JournalSessionStore implements SessionStore {
   }
 
   private adopt(meta: SessionMeta, status: SessionStatus, history: SessionEvent[]): Session {
-    const session = new Session(meta, status, (s, ev) => this.persist(s, ev), history);
+    const session = new LocalSession(meta, status, (s, ev) => this.persist(s, ev), history);
     this.sessions.set(meta.sessionId, session);
     return session;
   }

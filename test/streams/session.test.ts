@@ -6,13 +6,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { SessionEvent } from '../../src/streams/events.js';
 import { DataLayout } from '../../src/streams/layout.js';
+import { Session } from '../../src/streams/session.js';
 import { JournalSessionStore } from '../../src/streams/store.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'vas-store-'));
 const storeAt = (dir: string) => new JournalSessionStore(new DataLayout(dir));
 const spec = { analysisType: 'highlights' as const, params: { min_significance: 6 }, filename: 'a.mp4' };
 
-test('seq numbers start at 1 and have no gaps; state is the fold of the log', () => {
+test('seq numbers start at 1 and have no gaps; state is the fold of the log', async () => {
   const store = storeAt(tmp());
   const s = store.create(spec, 'pending');
   s.transition('processing');
@@ -24,8 +25,8 @@ test('seq numbers start at 1 and have no gaps; state is the fold of the log', ()
   assert.is(s.state.status, 'completed');
   assert.is(s.state.progress, 1);
   assert.is(s.history().at(-1)!.type, 'completed');
-  assert.is(s.append('progress', { progress: 0.9 }), null, 'a terminal log is closed');
-  assert.is(s.transition('failed', { error: { code: 'x', message: 'y' } }), false, 'terminal states never change');
+  assert.is(await s.append('progress', { progress: 0.9 }), null, 'a terminal log is closed');
+  assert.is(await s.transition('failed', { error: { code: 'x', message: 'y' } }), false, 'terminal states never change');
   assert.is(s.state.status, 'completed');
 });
 
@@ -100,6 +101,57 @@ test('recovery: same events and state; processing re-queued first, then pending;
   const c = storeAt(dir);
   c.recover();
   assert.equal(c.get(running.id)!.history(), r2.history());
+});
+
+test('transition: the `from` condition, and a local session applies before its promise is returned', async () => {
+  const store = storeAt(tmp());
+  const s = store.create(spec, 'pending');
+  assert.is(await s.transition('cancelled', {}, { from: 'processing' }), false, 'not in `from`: nothing happens');
+  assert.is(s.lastSeq, 1);
+  const moved = s.transition('processing', {}, { from: 'pending' });
+  assert.is(s.state.status, 'processing', 'applied synchronously');
+  assert.is(await moved, true);
+  assert.is(await s.transition('processing'), false, 'already in that status');
+  const failed = s.transition('failed', { error: { code: 'x', message: 'y' } });
+  assert.equal(s.history().slice(-2).map((e) => e.type), ['status', 'failed'], 'status and terminal event at once');
+  assert.is(await failed, true);
+  assert.equal(s.state.error, { code: 'x', message: 'y' });
+});
+
+/** A session fed from outside, as a shared store's replica is: events arrive by seq, maybe out of order. */
+class Replica extends Session {
+  feed(ev: SessionEvent): boolean {
+    return this.apply(ev);
+  }
+  append(): Promise<SessionEvent | null> {
+    throw new Error('read-only');
+  }
+  transition(): Promise<boolean> {
+    throw new Error('read-only');
+  }
+}
+
+test('apply: in seq order whatever the arrival order; duplicates ignored; nothing after the terminal event', () => {
+  const meta = { sessionId: 'x'.repeat(21), analysisType: 'highlights' as const, params: {}, createdAt: new Date(0).toISOString(), filename: null };
+  const r = new Replica(meta, 'pending');
+  const ev = (seq: number, type: SessionEvent['type'], data: Record<string, unknown> = {}): SessionEvent => ({ seq, type, data, at: new Date(seq).toISOString() });
+  const seen: number[] = [];
+  let completed = false;
+  r.eventsSince(0).subscribe({ next: (e) => seen.push(e.seq), complete: () => (completed = true) });
+  assert.is(r.feed(ev(1, 'status', { status: 'pending' })), true);
+  assert.is(r.feed(ev(3, 'segment', { index: 0 })), false, 'waits for seq 2');
+  assert.is(r.feed(ev(4, 'segment', { index: 1 })), false);
+  assert.equal(seen, [1]);
+  assert.is(r.feed(ev(2, 'status', { status: 'processing' })), true, 'fills the gap');
+  assert.equal(seen, [1, 2, 3, 4]);
+  assert.is(r.feed(ev(3, 'segment', { index: 0 })), false, 'a duplicate is ignored');
+  assert.is(r.feed(ev(6, 'completed')), false);
+  assert.is(r.feed(ev(5, 'status', { status: 'completed' })), true);
+  assert.equal(seen, [1, 2, 3, 4, 5, 6]);
+  assert.ok(completed, 'followers complete after the terminal event');
+  assert.is(r.feed(ev(7, 'progress', { progress: 0.5 })), false, 'the log is closed');
+  assert.is(r.state.status, 'completed');
+  assert.is(r.lastSeq, 6);
 });
 
 test('ids: only nanoid-shaped ids are looked up', () => {
