@@ -41,8 +41,8 @@ export async function run({ quick, log }: BenchOptions): Promise<Row[]> {
   const firstSegment = new Map<string, number>();
   const created = new Map<string, Session>();
   const create = store.create.bind(store);
-  store.create = (spec, status) => {
-    const s = create(spec, status);
+  store.create = async (spec, status) => {
+    const s = await create(spec, status);
     created.set(s.id, s);
     const sub = s.eventsSince(0).subscribe((ev) => {
       if (ev.type === 'segment' && !firstSegment.has(s.id)) {

@@ -194,7 +194,7 @@ async function drive(target: Target, plan: Plan, log: (l: string) => void, name:
 
 async function native(): Promise<Target> {
   const srv = await startBenchServer();
-  const session = srv.server.service.store.create({ analysisType: 'highlights', params: {}, filename: null }, 'uploading');
+  const session = await srv.server.service.store.create({ analysisType: 'highlights', params: {}, filename: null }, 'uploading');
   return {
     spec: { mode: 'native', port: srv.port, sessionId: session.id },
     produce: (i, step) => void session.append('upload', { receivedBytes: i + 1, totalBytes: 1e9, step, sentAt: nowMs() }),

@@ -18,16 +18,16 @@ const STATUS_RE = /^\/api\/v1\/video\/status\/([^/?]+)$/;
 const RESULTS_RE = /^\/api\/v1\/video\/results\/([^/?]+)$/;
 
 /** What the real routes send for a completed session, built from the store on each call. */
-function body(service: VideoService, path: string): string | null {
+async function body(service: VideoService, path: string): Promise<string | null> {
   let m = STATUS_RE.exec(path);
   if (m && isSessionId(m[1])) {
-    const v = service.status(m[1]);
+    const v = await service.status(m[1]);
     return v ? JSON.stringify(v) : null;
   }
   m = RESULTS_RE.exec(path);
   if (m && isSessionId(m[1])) {
-    const s = service.get(m[1]);
-    const results = s && service.result(m[1]);
+    const s = await service.get(m[1]);
+    const results = s && (await service.result(m[1]));
     return results ? JSON.stringify({ sessionId: m[1], status: s!.state.status, results }) : null;
   }
   return null;
@@ -60,8 +60,8 @@ async function bareUws(bytes: Map<string, string>): Promise<Peer> {
 
 async function fastify(service: VideoService): Promise<Peer> {
   const app = Fastify({ logger: false });
-  const handler = (req: { url: string }, reply: any) => {
-    const b = body(service, req.url);
+  const handler = async (req: { url: string }, reply: any) => {
+    const b = await body(service, req.url);
     if (b === null) return reply.code(404).send();
     return reply.header('content-type', JSON_TYPE).send(b);
   };
@@ -73,8 +73,8 @@ async function fastify(service: VideoService): Promise<Peer> {
 }
 
 async function nodeHttp(service: VideoService): Promise<Peer> {
-  const server = http.createServer((req, res) => {
-    const b = req.method === 'GET' ? body(service, req.url ?? '') : null;
+  const server = http.createServer(async (req, res) => {
+    const b = req.method === 'GET' ? await body(service, req.url ?? '') : null;
     if (b === null) {
       res.writeHead(404).end();
       return;
@@ -119,7 +119,7 @@ export async function run({ quick, log }: BenchOptions): Promise<Row[]> {
     const bytes = new Map<string, string>();
     for (const p of Object.values(paths)) bytes.set(p, await (await fetch(srv.url + p)).text());
     for (const p of Object.values(paths)) {
-      if (body(srv.server.service, p) !== bytes.get(p)) throw new Error(`peers would not serve the same bytes as the server for ${p}`);
+      if ((await body(srv.server.service, p)) !== bytes.get(p)) throw new Error(`peers would not serve the same bytes as the server for ${p}`);
     }
     peers.push(await bareUws(bytes), await fastify(srv.server.service), await nodeHttp(srv.server.service));
 

@@ -67,7 +67,7 @@ export async function startServer(config: Config, engine: Engine, log: Logger = 
     resultsUrl: (id) => sessionLinks(id).results,
     mediaLinks: MEDIA_LINKS,
   });
-  const report = service.start(); // takes DATA_DIR's lock: throws DataDirInUseError when another process has it
+  const report = await service.start(); // takes DATA_DIR's lock: throws DataDirInUseError when another process has it
   if (report.restored) {
     log.info(
       { restored: report.restored, requeued: report.requeue.length, resumed: report.resumed, uploadsOpen: report.uploading.length },
@@ -111,7 +111,7 @@ export async function startServer(config: Config, engine: Engine, log: Logger = 
     (app as unknown as ListenWithOptions).listen(config.host, config.port, exclusive, resolve);
   });
   if (!listenSocket) {
-    service.shutdown();
+    await service.shutdown();
     (app as unknown as { close(): void }).close();
     throw new ListenError(config.host, config.port);
   }
@@ -123,7 +123,7 @@ export async function startServer(config: Config, engine: Engine, log: Logger = 
     closed = true;
     uWS.us_listen_socket_close(listenSocket);
     sse.close();
-    service.shutdown();
+    await service.shutdown();
     (app as unknown as { close(): void }).close(); // present at runtime, missing from this build's typings
     await engine.close();
   };

@@ -9,6 +9,7 @@ import {
   MediaNotFoundError,
   MediaNotReadyError,
   QueueFullError,
+  RedisUnavailableError,
   ShuttingDownError,
   StorageError,
   UploadLimitError,
@@ -29,6 +30,7 @@ const TABLE: Mapping<unknown>[] = [
   row(QueueFullError, (e) => new HttpError(503, 'busy', e.message, retryAfter(e.retryAfterSeconds))),
   row(UploadLimitError, (e) => new HttpError(503, 'busy', e.message, retryAfter(e.retryAfterSeconds))),
   row(ShuttingDownError, (e) => new HttpError(503, 'unavailable', e.message, retryAfter(e.retryAfterSeconds))),
+  row(RedisUnavailableError, (e) => new HttpError(503, 'unavailable', e.message, retryAfter(e.retryAfterSeconds))),
   row(InvalidWebhookUrlError, (e) => new HttpError(400, 'bad_request', e.message)),
   row(EngineError, (e) =>
     e.code === 'unsupported_media' ? new HttpError(415, 'unsupported_media', e.message) : new HttpError(500, e.code, e.message),

@@ -63,6 +63,8 @@ export interface Ctx {
   onIngest: ((bytes: number) => void) | null;
   /** Headers every answer to this request carries (CORS), set by the router. */
   responseHeaders: Record<string, string>;
+  /** The body kept until its reader is attached (holdBody), if any. */
+  bodyHold: BodyHold | null;
 }
 
 export function makeCtx(res: HttpResponse, req: HttpRequest, paramCount: number): Ctx {
@@ -97,6 +99,7 @@ export function makeCtx(res: HttpResponse, req: HttpRequest, paramCount: number)
     longLived: false,
     onIngest: null,
     responseHeaders: {},
+    bodyHold: null,
   };
   res.onAborted(() => {
     ctx.aborted = true;
@@ -160,9 +163,21 @@ export function sendDetail(ctx: Ctx, err: HttpError, opts: SendOptions = {}): vo
 
 /**
  * Attaches the request body reader. Every body goes through here so that afterBody() knows
- * whether the last chunk has been seen.
+ * whether the last chunk has been seen. A body held by holdBody() is handed over: the chunks
+ * kept so far first, then the live ones.
  */
 export function readBody(ctx: Ctx, onChunk: (chunk: ArrayBuffer, isLast: boolean) => void): void {
+  const hold = ctx.bodyHold;
+  if (hold) {
+    ctx.bodyHold = null;
+    hold.consumer = onChunk;
+    for (const { chunk, isLast } of hold.kept.splice(0)) if (!ctx.bodyDiscarded) onChunk(chunk, isLast);
+    if (hold.paused) {
+      hold.paused = false;
+      if (!ctx.bodyPaused && !ctx.aborted && !ctx.done) ctx.res.resume();
+    }
+    return;
+  }
   ctx.bodyReader = true;
   ctx.res.onData((chunk, isLast) => {
     if (isLast) {
@@ -170,6 +185,42 @@ export function readBody(ctx: Ctx, onChunk: (chunk: ArrayBuffer, isLast: boolean
       ctx.onBodyEnd?.();
     }
     if (!ctx.bodyDiscarded) onChunk(chunk, isLast);
+  });
+}
+
+/** A body received before its consumer was attached (see holdBody). */
+export interface BodyHold {
+  kept: Array<{ chunk: ArrayBuffer; isLast: boolean }>;
+  keptBytes: number;
+  paused: boolean;
+  consumer: ((chunk: ArrayBuffer, isLast: boolean) => void) | null;
+}
+
+/** Bytes holdBody keeps before it pauses the socket. */
+const HOLD_BYTES = 256 * 1024;
+
+/**
+ * uWS drops body bytes that arrive while no reader is attached, and a handler that awaits
+ * (a shared store's lookup, a lock) before reading would lose them: this attaches the reader
+ * at once and keeps what arrives (pausing the socket past HOLD_BYTES) until readBody() takes over.
+ */
+export function holdBody(ctx: Ctx): void {
+  const hold: BodyHold = { kept: [], keptBytes: 0, paused: false, consumer: null };
+  ctx.bodyHold = hold;
+  ctx.bodyReader = true;
+  ctx.res.onData((chunk, isLast) => {
+    if (isLast) {
+      ctx.bodyEnded = true;
+      ctx.onBodyEnd?.();
+    }
+    if (ctx.bodyDiscarded) return;
+    if (hold.consumer) return hold.consumer(chunk, isLast);
+    hold.kept.push({ chunk: chunk.slice(0), isLast }); // uWS reuses the chunk's memory
+    hold.keptBytes += chunk.byteLength;
+    if (hold.keptBytes > HOLD_BYTES && !hold.paused && !isLast) {
+      hold.paused = true;
+      ctx.res.pause();
+    }
   });
 }
 
@@ -209,6 +260,14 @@ function resumeBody(ctx: Ctx): void {
 /** From now on the rest of the body is read and dropped (a consumer that gave up on it). */
 export function discardBody(ctx: Ctx): void {
   ctx.bodyDiscarded = true;
+  const hold = ctx.bodyHold;
+  if (hold) {
+    hold.kept = [];
+    if (hold.paused) {
+      hold.paused = false;
+      if (!ctx.aborted && !ctx.done) ctx.res.resume();
+    }
+  }
   resumeBody(ctx);
 }
 

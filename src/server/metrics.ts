@@ -4,7 +4,7 @@
 // video_sessions, video_queue_depth, video_jobs_running, video_uploads_open, video_engine_ready,
 // video_storage_writable, video_jobs_total (now a real counter).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { VideoService } from '../streams/service.js';
+import type { ServiceStats, VideoService } from '../streams/service.js';
 
 /** Analyses take seconds to many minutes. */
 const ANALYSIS_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
@@ -37,6 +37,9 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** The service's numbers of the scrape being rendered (read once per scrape: with Redis they cost a round trip). */
+  private stats: ServiceStats | null = null;
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -57,30 +60,46 @@ export class Metrics {
       if (runMs !== null) this.analysis.observe({ type: session.meta.analysisType, engine, outcome: status }, runMs / 1000);
     });
     const r = [this.registry];
+    const stats = () => this.stats;
     new Gauge({
       name: 'video_sessions',
-      help: 'Sessions held, by status.',
+      help: 'Sessions held, by status (absent while Redis is away).',
       labelNames: ['status'] as const,
       registers: r,
       collect() {
-        for (const [status, n] of Object.entries(service.stats().sessionsByStatus)) this.set({ status }, n);
+        this.reset();
+        for (const [status, n] of Object.entries(stats()?.sessionsByStatus ?? {})) this.set({ status }, n);
       },
     });
-    const gauge = (name: string, help: string, read: () => number) =>
+    const gauge = (name: string, help: string, read: (s: ServiceStats) => number | null) =>
       new Gauge({
         name,
         help,
         registers: r,
         collect() {
-          this.set(read());
+          this.reset();
+          const s = stats();
+          const v = s ? read(s) : null;
+          if (v !== null) this.set(v);
         },
       });
-    gauge('video_queue_depth', 'Sessions waiting for an engine slot.', () => service.stats().queued);
-    gauge('video_jobs_running', 'Analyses running now.', () => service.stats().running);
-    gauge('video_uploads_open', 'Resumable uploads created and not finished.', () => service.stats().openUploads);
-    gauge('video_engine_ready', '1 when the engine is ready.', () => (service.stats().engineReady ? 1 : 0));
-    gauge('video_storage_writable', '1 when DATA_DIR takes writes.', () => (service.stats().storageWritable ? 1 : 0));
+    gauge('video_queue_depth', 'Sessions waiting for an engine slot (in the whole cluster with Redis; absent while Redis is away).', (s) => s.queued);
+    gauge('video_jobs_running', 'Analyses running now on this node.', (s) => s.running);
+    gauge('video_uploads_open', 'Resumable uploads created on this node and not finished.', (s) => s.openUploads);
+    gauge('video_engine_ready', '1 when the engine is ready.', (s) => (s.engineReady ? 1 : 0));
+    gauge('video_storage_writable', '1 when DATA_DIR takes writes.', (s) => (s.storageWritable ? 1 : 0));
     gauge('video_draining', '1 once SIGTERM began a drain (no new uploads).', () => (service.isDraining ? 1 : 0));
+    if (service.shared) gauge('vas_redis_connected', '1 while the Redis connection is up, 0 while it is away (only with REDIS_URL).', (s) => (s.redisConnected ? 1 : 0));
+    new Gauge({
+      name: 'vas_role',
+      help: "The node's role (ROLE): 1 for the label it has.",
+      labelNames: ['role'] as const,
+      registers: r,
+      collect() {
+        this.reset();
+        this.set({ role: stats()?.role ?? 'all' }, 1);
+      },
+    });
     new Gauge({
       name: 'video_open_connections',
       help: 'Open long-lived connections: SSE streams and WebSockets.',
@@ -99,13 +118,19 @@ export class Metrics {
       collect() {
         // the scheduler's counts only grow: set the counter to them
         this.reset();
-        for (const [outcome, n] of Object.entries(service.stats().jobs)) this.inc({ outcome }, n);
+        for (const [outcome, n] of Object.entries(stats()?.jobs ?? {})) this.inc({ outcome }, n);
       },
     });
   }
 
-  render(): Promise<string> {
-    return this.registry.metrics();
+  /** The exposition, with the service's gauges set from `stats` (service.stats(), read by the caller). */
+  async render(stats: ServiceStats | null = null): Promise<string> {
+    this.stats = stats;
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.stats = null;
+    }
   }
 
   get contentType(): string {

@@ -6,7 +6,7 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import type { Ctx } from './http.js';
 import { corsHeaders, preflightHeaders, type OriginPolicy } from './cors.js';
 import { isDomainError, toHttpError } from './errors.js';
-import { HttpError, afterBody, makeCtx, send, sendDetail, sendError } from './http.js';
+import { HttpError, afterBody, holdBody, makeCtx, send, sendDetail, sendError } from './http.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -17,6 +17,8 @@ export interface RouteOptions {
   errors?: 'v1' | 'legacy';
   /** false: open (health); 'query': a ?token= is accepted too (SSE). */
   auth?: boolean | 'query';
+  /** The handler reads the request body after awaiting something: keep the body until it does (holdBody). */
+  body?: boolean;
 }
 
 export type Method = 'get' | 'post' | 'del' | 'patch' | 'head' | 'options' | 'any';
@@ -77,6 +79,7 @@ export class Router {
         fail(new HttpError(403, 'forbidden', 'This origin may not use the service (see CORS_ORIGINS)', { Vary: 'Origin' }));
         return;
       }
+      if (opts.body && hasRequestBody(ctx)) holdBody(ctx);
       ctx.responseHeaders = corsHeaders(origin);
       if (method === 'options') Object.assign(ctx.responseHeaders, preflightHeaders(), { Allow: this.allow(pattern) });
       if (auth && !this.authorize(ctx, auth === 'query')) {
@@ -127,4 +130,11 @@ export class Router {
       );
     }
   }
+}
+
+/** Whether the request says it has a body. */
+function hasRequestBody(ctx: Ctx): boolean {
+  const cl = ctx.headers['content-length'];
+  if (cl !== undefined) return cl.trim() !== '0';
+  return ctx.headers['transfer-encoding'] !== undefined;
 }

@@ -11,11 +11,14 @@ import type { VideoService } from '../streams/service.js';
 import type { Session } from '../streams/session.js';
 import { isSessionId } from '../streams/store.js';
 import type { OriginPolicy } from './cors.js';
+import { toHttpError } from './errors.js';
 import type { Ctx } from './http.js';
 
 interface SocketData {
   subscriptions: Set<string>;
   closed: boolean;
+  /** The socket's messages are handled one after another (a lookup may wait for the store). */
+  chain: Promise<void>;
 }
 
 export interface WsOptions {
@@ -55,12 +58,20 @@ export function registerWs(
     if (!sub.closed) publishers.set(session.id, sub);
   };
 
-  const subscribe = (ws: uWS.WebSocket<SocketData>, sessionId: unknown, since: unknown) => {
+  const subscribe = async (ws: uWS.WebSocket<SocketData>, sessionId: unknown, since: unknown) => {
     if (typeof sessionId !== 'string' || !isSessionId(sessionId)) {
       ws.send(errorFrame('not_found', 'No such session', typeof sessionId === 'string' ? sessionId : undefined));
       return;
     }
-    const session = service.get(sessionId);
+    let session: Session | undefined;
+    try {
+      session = await service.get(sessionId);
+    } catch (err) {
+      const e = toHttpError(err);
+      if (!ws.getUserData().closed) ws.send(errorFrame(e.code, e.status === 500 ? 'Internal error' : e.message, sessionId));
+      return;
+    }
+    if (ws.getUserData().closed) return;
     if (!session) return void ws.send(errorFrame('not_found', 'No such session', sessionId));
     if (since !== undefined && since !== null && (typeof since !== 'number' || !Number.isInteger(since) || since < 0)) {
       return void ws.send(errorFrame('bad_request', '"since" must be a non-negative integer', sessionId));
@@ -108,7 +119,7 @@ export function registerWs(
         return;
       }
       res.upgrade<SocketData>(
-        { subscriptions: new Set(), closed: false },
+        { subscriptions: new Set(), closed: false, chain: Promise.resolve() },
         headers['sec-websocket-key'],
         headers['sec-websocket-protocol'] ?? '',
         headers['sec-websocket-extensions'] ?? '',
@@ -128,11 +139,18 @@ export function registerWs(
         ws.send(errorFrame('bad_request', 'Messages must be JSON objects like {"op":"subscribe","sessionId":"…"}'));
         return;
       }
-      if (msg.op === 'subscribe') subscribe(ws, msg.sessionId, msg.since);
-      else if (msg.op === 'unsubscribe') {
+      const data = ws.getUserData();
+      if (msg.op === 'subscribe') {
+        const { sessionId, since } = msg;
+        data.chain = data.chain.then(() => subscribe(ws, sessionId, since)).catch(() => {});
+      } else if (msg.op === 'unsubscribe') {
         if (typeof msg.sessionId !== 'string') return void ws.send(errorFrame('bad_request', '"sessionId" is required'));
-        ws.getUserData().subscriptions.delete(msg.sessionId);
-        ws.unsubscribe(topicOf(msg.sessionId));
+        const sessionId = msg.sessionId;
+        data.chain = data.chain.then(() => {
+          if (data.closed) return;
+          data.subscriptions.delete(sessionId);
+          ws.unsubscribe(topicOf(sessionId));
+        });
       } else if (msg.op === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
       else ws.send(errorFrame('bad_request', `Unknown op ${JSON.stringify(msg.op ?? null)}; use "subscribe" or "unsubscribe"`));
     },

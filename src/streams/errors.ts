@@ -40,9 +40,13 @@ export class MediaGoneError extends Error {}
 /** Media of a segment (or of the result) that is not there yet: the analysis has not reached it. */
 export class MediaNotReadyError extends Error {}
 
-/** Redis (cluster mode's shared store) cannot be reached now; the client reconnects by itself. */
+/** The shared store (Redis) cannot be reached now; the request can be sent again shortly. */
 export class RedisUnavailableError extends Error {
-  constructor(readonly retryAfterSeconds = 2) {
-    super('The shared store (Redis) is unavailable; try again shortly.');
+  constructor(
+    readonly retryAfterSeconds = 5,
+    message = 'The session store (Redis) cannot be reached; try again shortly.',
+  ) {
+    super(message);
+    this.name = 'RedisUnavailableError';
   }
 }

@@ -12,26 +12,29 @@ export interface JobLease {
 
 export interface JobQueue {
   /** Queues a job; throws QueueFullError when there is no room (unless `limit: false`, for jobs accepted earlier). */
-  enqueue(sessionId: string, opts?: { limit?: boolean }): void;
+  enqueue(sessionId: string, opts?: { limit?: boolean }): Promise<void>;
   /** Whether one more job could be queued now. */
-  hasRoom(): boolean;
+  hasRoom(): Promise<boolean>;
   /** Seconds until a slot is likely to be free, for Retry-After. */
-  retryAfterSeconds(now?: number): number;
+  retryAfterSeconds(now?: number): Promise<number>;
   /** The next job, leased to the caller, or null when none waits. */
-  take(): JobLease | null;
-  /** Whether the lease is still the caller's (false once the job was cancelled). */
-  renew(lease: JobLease): boolean;
+  take(): Promise<JobLease | null>;
+  /** Keeps the lease; false once it is not the caller's any more (cancelled, or taken over elsewhere). */
+  renew(lease: JobLease): Promise<boolean>;
   /** The job ran to its end (whatever its outcome), in `runMs`. */
-  complete(lease: JobLease, runMs: number): void;
+  complete(lease: JobLease, runMs: number): Promise<void>;
   /** Gives the job back: it is the next one taken. */
-  release(lease: JobLease): void;
+  release(lease: JobLease): Promise<void>;
   /** Removes a job, queued or leased; the holder of a lease is told through onCancel. */
-  cancel(sessionId: string): void;
+  cancel(sessionId: string): Promise<void>;
   onCancel(listener: (sessionId: string) => void): void;
   /** Called when a job was queued (runners take it). */
   onReady(listener: () => void): void;
-  readonly depth: number;
+  /** Jobs waiting (in a shared queue: in the whole cluster). */
+  depth(): Promise<number>;
+  /** Jobs leased to this process. */
   readonly leased: number;
+  close(): Promise<void>;
 }
 
 export interface LocalJobQueueOptions {
@@ -53,7 +56,7 @@ export class LocalJobQueue implements JobQueue {
 
   constructor(private readonly opts: LocalJobQueueOptions) {}
 
-  get depth(): number {
+  async depth(): Promise<number> {
     return this.waiting.length;
   }
 
@@ -61,7 +64,11 @@ export class LocalJobQueue implements JobQueue {
     return this.leases.size;
   }
 
-  hasRoom(): boolean {
+  async hasRoom(): Promise<boolean> {
+    return this.roomNow();
+  }
+
+  private roomNow(): boolean {
     const freeSlots = Math.max(0, this.opts.concurrency - this.leases.size);
     return this.waiting.length < this.opts.queueLimit + freeSlots;
   }
@@ -70,19 +77,23 @@ export class LocalJobQueue implements JobQueue {
    * The queue ahead in waves of `concurrency`, each as long as the measured mean run; before any
    * job finished, as long as the oldest running job has run (at least a second).
    */
-  retryAfterSeconds(now = Date.now()): number {
+  async retryAfterSeconds(now = Date.now()): Promise<number> {
+    return this.retryAfterNow(now);
+  }
+
+  private retryAfterNow(now = Date.now()): number {
     const waves = Math.ceil((this.waiting.length + 1) / Math.max(1, this.opts.concurrency));
     const runMs = this.meanRunMs ?? Math.max(1000, ...[...this.takenAt.values()].map((t) => now - t));
     return Math.max(1, Math.min(600, Math.round((waves * runMs) / 1000)));
   }
 
-  enqueue(sessionId: string, opts: { limit?: boolean } = {}): void {
-    if (opts.limit !== false && !this.hasRoom()) throw new QueueFullError(this.retryAfterSeconds());
+  async enqueue(sessionId: string, opts: { limit?: boolean } = {}): Promise<void> {
+    if (opts.limit !== false && !this.roomNow()) throw new QueueFullError(this.retryAfterNow());
     this.waiting.push({ sessionId, attempt: 1 });
     for (const l of this.readyListeners) l();
   }
 
-  take(): JobLease | null {
+  async take(): Promise<JobLease | null> {
     const next = this.waiting.shift();
     if (!next) return null;
     const lease: JobLease = { sessionId: next.sessionId, attempt: next.attempt };
@@ -91,20 +102,20 @@ export class LocalJobQueue implements JobQueue {
     return lease;
   }
 
-  renew(lease: JobLease): boolean {
+  async renew(lease: JobLease): Promise<boolean> {
     return this.leases.get(lease.sessionId) === lease;
   }
 
-  complete(lease: JobLease, runMs: number): void {
+  async complete(lease: JobLease, runMs: number): Promise<void> {
     if (!this.drop(lease)) return;
     this.meanRunMs = this.meanRunMs === null ? runMs : 0.8 * this.meanRunMs + 0.2 * runMs;
   }
 
-  release(lease: JobLease): void {
+  async release(lease: JobLease): Promise<void> {
     if (this.drop(lease)) this.waiting.unshift({ sessionId: lease.sessionId, attempt: lease.attempt + 1 });
   }
 
-  cancel(sessionId: string): void {
+  async cancel(sessionId: string): Promise<void> {
     const i = this.waiting.findIndex((j) => j.sessionId === sessionId);
     if (i >= 0) this.waiting.splice(i, 1);
     const lease = this.leases.get(sessionId);
@@ -118,6 +129,8 @@ export class LocalJobQueue implements JobQueue {
   onReady(listener: () => void): void {
     this.readyListeners.push(listener);
   }
+
+  async close(): Promise<void> {}
 
   private drop(lease: JobLease): boolean {
     if (this.leases.get(lease.sessionId) !== lease) return false;

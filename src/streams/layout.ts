@@ -1,7 +1,8 @@
 // Where everything lives under DATA_DIR. Only the stores (journal, uploads, lock) use these paths:
 //   sessions/<id>/      one folder per session (journal files, result, video)
 //   sessions/<id>/media/  thumbnails, storyboard sprites, clips and reel (media.ts names the files)
-//   incoming/<token>.part  multipart uploads still being received
+//   incoming/<token>.part  multipart uploads still being received (incoming/<node>/ for each
+//                      node when several share DATA_DIR: each clears only its own leftovers)
 //   webhooks/<id>.json one webhook delivery per session (webhook-store.ts)
 //   .lock              held by the process that owns DATA_DIR
 import fs from 'node:fs';
@@ -13,9 +14,13 @@ export class DataLayout {
   readonly lockFile: string;
   readonly webhooksDir: string;
 
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    /** The node's id when several nodes share DATA_DIR. */
+    node: string | null = null,
+  ) {
     this.sessionsDir = path.join(root, 'sessions');
-    this.incomingDir = path.join(root, 'incoming');
+    this.incomingDir = node ? path.join(root, 'incoming', node) : path.join(root, 'incoming');
     this.lockFile = path.join(root, '.lock');
     this.webhooksDir = path.join(root, 'webhooks');
   }
@@ -31,6 +36,13 @@ export class DataLayout {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
+  }
+
+  /** Creates incoming/ (and the node's folder in it), as ensure() does. */
+  ensureIncoming(): void {
+    const parent = path.dirname(this.incomingDir);
+    if (parent !== this.root) this.ensure(parent);
+    this.ensure(this.incomingDir);
   }
 
   /**

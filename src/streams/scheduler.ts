@@ -18,6 +18,8 @@ export interface SchedulerOptions {
   log?: Logger;
   /** Runs of one job (the first and its take-overs) before it fails with `interrupted`. */
   maxAttempts?: number;
+  /** How long a silent runner keeps a job (JOB_LEASE): running leases are renewed every third of it. */
+  leaseMs?: number;
   /** Where a session's results can be read (the `completed` event's `results_url`). */
   resultsUrl?: (sessionId: string) => string;
   /** Pictures made during the analysis, and the media links added to segments and results. */
@@ -34,12 +36,17 @@ interface Running {
   job: AnalysisJob;
   sub: Subscription;
   startedAt: number;
+  renewTimer: NodeJS.Timeout;
 }
 
 export class Scheduler {
   private readonly running = new Map<string, Running>();
   private readonly progressIntervalMs: number;
   private accepting = true;
+  /** Jobs taken from the queue and not running yet (their slot is held). */
+  private starting = 0;
+  private pumping = false;
+  private pumpAgain = false;
   private readonly idleWaiters: Array<() => void> = [];
   private readonly log: Logger;
   readonly stats = { started: 0, completed: 0, failed: 0, cancelled: 0 };
@@ -63,30 +70,36 @@ export class Scheduler {
   }
 
   /** Queues a pending session; throws QueueFullError when there is no room. */
-  enqueue(session: Session): void {
-    this.queue.enqueue(session.id);
+  enqueue(session: Session): Promise<void> {
+    return this.queue.enqueue(session.id);
   }
 
   /** Queues without the limit (sessions recovered after a restart were already accepted). */
-  enqueueRecovered(session: Session): void {
-    this.queue.enqueue(session.id, { limit: false });
+  enqueueRecovered(session: Session): Promise<void> {
+    return this.queue.enqueue(session.id, { limit: false });
   }
 
   /** Stops a queued or running session; the session is marked cancelled. */
-  cancel(session: Session): void {
-    this.stop(session);
-    this.count(session.transition('cancelled'), 'cancelled');
+  async cancel(session: Session): Promise<void> {
+    await this.stop(session);
+    if (await session.transition('cancelled')) this.stats.cancelled++;
   }
 
   /** Stops work on a session without changing its state (cleanup, expiry, shutdown). */
-  stop(session: Session): void {
-    this.queue.cancel(session.id);
+  async stop(session: Session): Promise<void> {
     this.stopRun(session.id);
+    await this.queue.cancel(session.id);
   }
 
   /** Starts no more jobs (a drain): queued ones stay queued, running ones go on. */
   pause(): void {
     this.accepting = false;
+  }
+
+  /** Takes jobs from the queue (ROLE=api nodes never call it: they run no analyses). */
+  resume(): void {
+    this.accepting = true;
+    this.pump();
   }
 
   /** Resolves once no job runs, or after `timeoutMs`; true when idle. */
@@ -110,13 +123,11 @@ export class Scheduler {
    * Refuses new work and stops running jobs, giving them back to the queue (shutdown). Returns
    * the sessions that were running.
    */
-  shutdown(): Session[] {
+  async shutdown(): Promise<Session[]> {
     this.accepting = false;
     const stopped = [...this.running.values()];
-    for (const run of stopped) {
-      this.queue.release(run.lease);
-      this.stopRun(run.session.id);
-    }
+    for (const run of stopped) this.stopRun(run.session.id);
+    await Promise.all(stopped.map((run) => this.queue.release(run.lease).catch((err) => this.log.warn({ err, sessionId: run.session.id }, 'could not give the job back'))));
     return stopped.map((r) => r.session);
   }
 
@@ -124,84 +135,132 @@ export class Scheduler {
     const run = this.running.get(id);
     if (!run) return;
     this.running.delete(id);
+    clearInterval(run.renewTimer);
     run.sub.unsubscribe();
     run.job.cancel();
     this.pump();
   }
 
+  /** Fills the free slots from the queue; one pump at a time (a call meanwhile pumps again after it). */
   private pump(): void {
-    if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
-    while (this.accepting && this.running.size < this.opts.concurrency) {
-      const lease = this.queue.take();
+    if (this.running.size === 0 && this.starting === 0) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    void this.fill()
+      .catch((err) => this.log.warn({ err }, 'could not take jobs from the queue; trying again when one is queued or ends'))
+      .finally(() => {
+        this.pumping = false;
+        if (this.pumpAgain) {
+          this.pumpAgain = false;
+          this.pump();
+        }
+      });
+  }
+
+  private async fill(): Promise<void> {
+    while (this.accepting && this.running.size + this.starting < this.opts.concurrency) {
+      const lease = await this.queue.take();
       if (!lease) return;
-      const session = this.store.get(lease.sessionId);
-      if (!session || session.terminal) this.queue.cancel(lease.sessionId);
-      else this.start(session, lease);
+      this.starting++;
+      try {
+        const session = await this.store.get(lease.sessionId);
+        if (!session || session.terminal) await this.queue.cancel(lease.sessionId);
+        else if (!this.accepting) await this.queue.release(lease);
+        else await this.start(session, lease);
+      } finally {
+        this.starting--;
+      }
     }
   }
 
-  private start(session: Session, lease: JobLease): void {
+  private async start(session: Session, lease: JobLease): Promise<void> {
     const request = {
       type: session.meta.analysisType,
       file: this.uploads.videoPath(session.id),
       params: session.meta.params, // validated when the session was created
       media: this.mediaOutput(session),
     } as unknown as AnalysisRequest;
-    if (session.state.status === 'processing' && !this.takeOver(session, lease)) return;
-    session.transition('processing');
+    if (session.state.status === 'processing' && !(await this.takeOver(session, lease))) return;
+    await session.transition('processing');
+    // cancelled while it was being taken: the lease is gone
+    if (session.terminal || !(await this.queue.renew(lease))) return;
     let job: AnalysisJob;
     try {
       job = this.engine.analyze(request);
     } catch (err) {
-      this.queue.complete(lease, 0);
-      this.fail(session, err);
+      await this.queue.complete(lease, 0);
+      await this.fail(session, err);
       return;
     }
     this.stats.started++;
     const startedAt = Date.now();
     const media = this.opts.media;
     const link = media ? (seg: HighlightSegment | WorkoutSegment) => media.linkSegment(session.id, seg) : null;
-    const sub = job.events.subscribe({ next: progressWriter(session, this.progressIntervalMs, loggedSegments(session), link), error: () => {} });
-    this.running.set(session.id, { session, lease, job, sub, startedAt });
+    const write = (p: Promise<unknown>) => p.catch((err) => this.log.warn({ err, sessionId: session.id }, 'an engine event could not be stored'));
+    const sub = job.events.subscribe({ next: progressWriter(session, this.progressIntervalMs, loggedSegments(session), link, write), error: () => {} });
+    const renewTimer = setInterval(() => void this.renew(session.id, lease), Math.max(100, (this.opts.leaseMs ?? 15_000) / 3));
+    renewTimer.unref();
+    this.running.set(session.id, { session, lease, job, sub, startedAt, renewTimer });
     job.result.then(
-      (result) => {
+      async (result) => {
         if (!this.finish(session, startedAt)) return;
         try {
           if (media) result = media.linkResult(session.id, result);
-          this.store.writeResult(session.id, result);
+          await this.store.writeResult(session.id, result);
         } catch (err) {
           return this.fail(session, err);
         }
         const summary = completionSummary(result);
         if (this.opts.resultsUrl) summary.results_url = this.opts.resultsUrl(session.id);
-        this.count(session.transition('completed', summary), 'completed');
+        if (await session.transition('completed', summary)) this.stats.completed++;
       },
-      (err) => {
+      async (err) => {
         if (!this.finish(session, startedAt)) return;
         // A video that vanished from under the engine is a storage failure, not a bad video.
         if (err instanceof EngineError && err.code !== 'cancelled' && !this.uploads.hasVideo(session.id)) {
           err = new StorageError('failed', 'Could not read the uploaded video: it is no longer in the data directory');
         }
-        this.fail(session, err);
+        await this.fail(session, err);
       },
-    );
+    ).catch((err) => this.log.error({ err, sessionId: session.id }, 'the end of an analysis could not be stored'));
+  }
+
+  /**
+   * Keeps a running job's lease. A lease that is no longer ours (cancelled, or taken over by
+   * another worker after we were silent too long) stops the run; a store that cannot be reached
+   * now is tried again at the next renewal (the lease runs out meanwhile if it stays away).
+   */
+  private async renew(id: string, lease: JobLease): Promise<void> {
+    let held: boolean;
+    try {
+      held = await this.queue.renew(lease);
+    } catch (err) {
+      this.log.warn({ err, sessionId: id }, 'could not renew the job lease');
+      return;
+    }
+    if (held || this.running.get(id)?.lease !== lease) return;
+    this.log.warn({ sessionId: id }, 'the job lease was lost (cancelled or taken over): stopping this run');
+    this.stopRun(id);
   }
 
   /**
    * A session still `processing`: its last run was interrupted. Notes the take-over in the log
    * and returns true, or fails it with `interrupted` once it had its attempts.
    */
-  private takeOver(session: Session, lease: JobLease): boolean {
+  private async takeOver(session: Session, lease: JobLease): Promise<boolean> {
     const max = this.opts.maxAttempts ?? 3;
     const attempt = runsStarted(session) + 1;
     if (attempt > max) {
-      this.queue.complete(lease, 0);
+      await this.queue.complete(lease, 0);
       const message = `The analysis was interrupted ${max === 1 ? 'once' : `${max} times`} (the server or its worker stopped); upload the video again.`;
-      this.count(session.transition('failed', { error: { code: 'interrupted', message } }), 'failed');
+      if (await session.transition('failed', { error: { code: 'interrupted', message } })) this.stats.failed++;
       return false;
     }
     const { progress, segments } = session.state;
-    session.append('progress', { progress, currentStep: takeoverStep(attempt, max), segments: { ...segments }, attempt });
+    await session.append('progress', { progress, currentStep: takeoverStep(attempt, max), segments: { ...segments }, attempt });
     return true;
   }
 
@@ -220,19 +279,20 @@ export class Scheduler {
     const run = this.running.get(session.id);
     if (!run || run.startedAt !== startedAt) return false;
     this.running.delete(session.id);
+    clearInterval(run.renewTimer);
     run.sub.unsubscribe();
-    this.queue.complete(run.lease, Date.now() - startedAt);
+    void this.queue.complete(run.lease, Date.now() - startedAt).catch((err) => this.log.warn({ err, sessionId: session.id }, 'could not mark the job done'));
     queueMicrotask(() => this.pump());
     return true;
   }
 
   /** Stops a session whose events or result cannot be stored, failing it with `storage_error`. */
-  failStorage(session: Session, err: StorageError): void {
-    this.stop(session);
-    this.fail(session, err);
+  async failStorage(session: Session, err: StorageError): Promise<void> {
+    await this.stop(session);
+    await this.fail(session, err);
   }
 
-  private fail(session: Session, err: unknown): void {
+  private async fail(session: Session, err: unknown): Promise<void> {
     const error =
       err instanceof EngineError
         ? { code: err.code, message: err.message }
@@ -240,21 +300,16 @@ export class Scheduler {
           ? { code: 'storage_error', message: err.message }
           : { code: 'internal', message: 'The analysis failed because of an internal error' };
     if (error.code === 'internal') this.log.error({ err, sessionId: session.id }, 'analysis failed with an internal error');
-    if (error.code === 'cancelled') this.count(session.transition('cancelled'), 'cancelled');
-    else this.count(session.transition('failed', { error }), 'failed');
-  }
-
-  /** Counts an outcome once its transition took place. */
-  private count(transition: Promise<boolean>, outcome: 'completed' | 'failed' | 'cancelled'): void {
-    void transition.then((done) => {
-      if (done) this.stats[outcome]++;
-    });
+    if (error.code === 'cancelled') {
+      if (await session.transition('cancelled')) this.stats.cancelled++;
+    } else if (await session.transition('failed', { error })) this.stats.failed++;
   }
 }
 
 /**
  * Appends engine events to the session log. Segment events go through once (a run taken over
- * does not repeat those of the interrupted run); progress events
+ * does not repeat those of the interrupted run); appends are not awaited one by one (the store
+ * keeps their order); progress events
  * are thinned to one per interval unless the step or the segment count changed, so a chatty
  * engine cannot flood the log.
  */
@@ -263,6 +318,7 @@ function progressWriter(
   intervalMs: number,
   logged: ReadonlySet<number>,
   link: ((seg: HighlightSegment | WorkoutSegment) => unknown) | null,
+  write: (appended: Promise<unknown>) => void,
 ) {
   let lastAt = 0;
   let lastKey = '';
@@ -270,7 +326,7 @@ function progressWriter(
   return (ev: EngineEvent) => {
     if (ev.type === 'segment') {
       if (logged.has(ev.segment.index)) return; // appended by an interrupted run
-      session.append('segment', (link ? link(ev.segment) : ev.segment) as Record<string, unknown>);
+      write(session.append('segment', (link ? link(ev.segment) : ev.segment) as Record<string, unknown>));
       return;
     }
     const progress = Math.max(lastProgress, Math.min(0.999, round3(ev.progress)));
@@ -280,7 +336,7 @@ function progressWriter(
     lastAt = now;
     lastKey = key;
     lastProgress = progress;
-    session.append('progress', { progress, currentStep: ev.currentStep, segments: { ...ev.segments } });
+    write(session.append('progress', { progress, currentStep: ev.currentStep, segments: { ...ev.segments } }));
   };
 }
 

@@ -8,14 +8,15 @@ import type { SessionState, SessionStatus, WebhookTarget } from './events.js';
 import { isTerminal } from './events.js';
 import type { FileWriter } from './file-writer.js';
 import { DataLayout } from './layout.js';
-import { QueueFullError, ShuttingDownError, UploadLimitError } from './errors.js';
+import { QueueFullError, RedisUnavailableError, ShuttingDownError, UploadLimitError } from './errors.js';
 import { LocalJobQueue, type JobQueue } from './job-queue.js';
 import { silentLogger, type Logger } from './log.js';
 import { Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
 import { StorageError } from './storage.js';
 import { JournalSessionStore } from './store.js';
-import type { IncomingUpload, RecoveryReport, SessionListQuery, SessionStore, StorageHealth, UploadStore } from './stores.js';
+import type { ClusterLock, IncomingUpload, RecoveryReport, SessionListQuery, SessionStore, StorageHealth, UploadLocks, UploadStore } from './stores.js';
+import { LocalClusterLock, LocalUploadLocks } from './local-locks.js';
 import { FileUploadStore } from './uploads.js';
 import { FileWebhookStore } from './webhook-store.js';
 import { Webhooks, parseWebhookUrl, type WebhookView } from './webhooks.js';
@@ -28,13 +29,14 @@ export {
   MediaNotFoundError,
   MediaNotReadyError,
   QueueFullError,
+  RedisUnavailableError,
   ShuttingDownError,
   UploadLimitError,
 } from './errors.js';
 export type { MediaLinks } from './session-media.js';
 export { DataDirInUseError } from './data-dir-lock.js';
 export { StorageError } from './storage.js';
-export type { IncomingUpload } from './stores.js';
+export type { IncomingUpload, UploadLock, UploadLocks } from './stores.js';
 
 export interface ServiceOptions {
   dataDir: string;
@@ -60,6 +62,26 @@ export interface ServiceOptions {
   resultsUrl?: (sessionId: string) => string;
   /** URLs of the media routes: results and segments link to their clips, thumbnails, reel, storyboard. */
   mediaLinks?: MediaLinks;
+  /** How long a silent runner keeps a job (JOB_LEASE). */
+  jobLeaseMs?: number;
+  /** false: this process runs no analyses (ROLE=api); its queue is served by workers. */
+  runJobs?: boolean;
+  /** The node's role, for /health and /metrics. */
+  role?: 'all' | 'api' | 'worker';
+  /** A shared store for several nodes (Redis); default: the journal under DATA_DIR, for this process alone. */
+  backend?: ServiceBackend;
+}
+
+/** The shared implementations of the boundaries (cluster mode): nodes share DATA_DIR, so no DataDirLock. */
+export interface ServiceBackend {
+  store: SessionStore;
+  queue: JobQueue;
+  uploadLocks: UploadLocks;
+  clusterLock: ClusterLock;
+  /** This node's id (its own folder for incoming multipart files). */
+  nodeId: string;
+  /** Whether the shared store is reachable now. */
+  connected(): boolean;
 }
 
 /** A session reached a terminal state; runMs is how long it was processing (null if it never ran). */
@@ -69,17 +91,26 @@ export interface ServiceHealth {
   status: 'healthy' | 'degraded';
   /** Why it is degraded (one line each). */
   problems: string[];
+  role: 'all' | 'api' | 'worker';
+  /** The shared store's connection; null in single-process mode. */
+  redis: { connected: boolean } | null;
   engine: Engine['info'] & { ready: boolean; state: string; detail: string | null };
   storage: StorageHealth;
-  queue: { running: number; queued: number; concurrency: number; queueLimit: number };
+  /** queued: waiting in the queue (the cluster's, with Redis); null while the shared store is away. */
+  queue: { running: number; queued: number | null; concurrency: number; queueLimit: number };
   openUploads: number;
-  sessions: number;
+  /** Sessions stored; null while the shared store is away. */
+  sessions: number | null;
 }
 
 /** Counters and gauges for /metrics. */
 export interface ServiceStats {
-  sessionsByStatus: Record<string, number>;
-  queued: number;
+  role: 'all' | 'api' | 'worker';
+  /** null in single-process mode. */
+  redisConnected: boolean | null;
+  /** null while the shared store is away (so are the queue's numbers). */
+  sessionsByStatus: Record<string, number> | null;
+  queued: number | null;
   running: number;
   openUploads: number;
   /** Analyses since start, by outcome. */
@@ -121,6 +152,10 @@ export class VideoService {
   private readonly layout: DataLayout;
   private readonly uploads: UploadStore;
   private readonly mediaFiles: MediaStore;
+  /** The per-upload lock of resumable uploads (tus). */
+  readonly uploadLocks: UploadLocks;
+  private readonly clusterLock: ClusterLock;
+  private readonly backend: ServiceBackend | null;
   /** Clips, reel, thumbnails and storyboard of sessions. */
   readonly media: SessionMedia;
   private lock: DataDirLock | null = null;
@@ -141,11 +176,14 @@ export class VideoService {
     private readonly opts: ServiceOptions,
   ) {
     this.log = opts.log ?? silentLogger;
-    this.layout = new DataLayout(opts.dataDir);
+    this.backend = opts.backend ?? null;
+    this.layout = new DataLayout(opts.dataDir, this.backend?.nodeId ?? null);
     this.uploads = new FileUploadStore(this.layout);
-    this.store = new JournalSessionStore(this.layout);
-    this.store.onPersistFailure = (session, err) => this.storageFailed(session, err);
-    this.queue = new LocalJobQueue({ concurrency: opts.concurrency, queueLimit: opts.queueLimit });
+    this.store = this.backend?.store ?? new JournalSessionStore(this.layout);
+    this.store.onPersistFailure = (session, err) => void this.storageFailed(session, err);
+    this.queue = this.backend?.queue ?? new LocalJobQueue({ concurrency: opts.concurrency, queueLimit: opts.queueLimit });
+    this.uploadLocks = this.backend?.uploadLocks ?? new LocalUploadLocks();
+    this.clusterLock = this.backend?.clusterLock ?? new LocalClusterLock();
     this.mediaFiles = new MediaStore(this.layout);
     this.media = new SessionMedia(this.store, this.uploads, this.mediaFiles, (id) => this.result(id), opts.mediaLinks ?? null);
     const media = {
@@ -156,17 +194,19 @@ export class VideoService {
     this.scheduler = new Scheduler(engine, this.store, this.uploads, this.queue, {
       concurrency: opts.concurrency,
       maxAttempts: opts.maxAttempts,
+      leaseMs: opts.jobLeaseMs,
       log: this.log,
       resultsUrl: opts.resultsUrl,
       media,
     });
+    if (opts.runJobs === false) this.scheduler.pause();
     const wh = opts.webhooks ?? { defaultUrl: null, secret: null, retryBaseMs: 10_000, maxAgeMs: 24 * 3_600_000 };
     this.webhooks = new Webhooks(new FileWebhookStore(this.layout), {
       secret: wh.secret,
       retryBaseMs: wh.retryBaseMs,
       maxAgeMs: wh.maxAgeMs,
       log: this.log,
-      sessionExists: (id) => this.store.get(id) !== undefined,
+      sessionExists: async (id) => (await this.store.get(id)) !== undefined,
     });
   }
 
@@ -186,34 +226,36 @@ export class VideoService {
   }
 
   /**
-   * Takes DATA_DIR for this process (DataDirInUseError when another one runs on it), recovers
-   * the journal, re-queues what never started, starts the expiry sweep.
+   * Takes DATA_DIR for this process (DataDirInUseError when another one runs on it; a shared
+   * store's nodes share DATA_DIR and take no lock), recovers the journal, re-queues what never
+   * started, starts the expiry sweep.
    */
-  start(): RecoveryReport {
-    this.lock = DataDirLock.acquire(this.layout.lockFile);
+  async start(): Promise<RecoveryReport> {
+    if (!this.backend) this.lock = DataDirLock.acquire(this.layout.lockFile);
     let report: RecoveryReport;
     try {
       this.uploads.clearIncoming();
-      report = this.store.recover();
+      report = await this.store.recover();
     } catch (err) {
-      this.lock.release();
+      this.lock?.release();
       throw err;
     }
-    for (const s of this.store.all()) {
+    for (const s of report.sessions) {
       if (!s.terminal) this.watch(s);
       // ended before its delivery could be recorded (the process stopped in between)
-      else if (s.meta.webhook && !this.webhooks.has(s.id)) this.sendWebhook(s);
+      else if (s.meta.webhook && !this.webhooks.has(s.id)) void this.sendWebhook(s);
     }
     this.webhooks.resume();
-    for (const s of report.requeue) this.scheduler.enqueueRecovered(s);
+    for (const s of report.requeue) await this.scheduler.enqueueRecovered(s);
     for (const s of report.uploading) {
       this.trackUpload(s);
       this.uploadProgress(s, this.uploads.offset(s.id), s.meta.uploadLength ?? null); // the last upload event may be older than the file
     }
-    this.sweep();
+    if (this.opts.runJobs !== false) this.scheduler.resume();
+    void this.sweep();
     // Every minute, or often enough for a short VIDEO_TTL to be kept to within a quarter of it.
     const every = Math.max(250, Math.min(60_000, (this.opts.videoTtlMs ?? Infinity) / 4));
-    this.sweepTimer = setInterval(() => this.sweep(), this.opts.sweepIntervalMs ?? every);
+    this.sweepTimer = setInterval(() => void this.sweep(), this.opts.sweepIntervalMs ?? every);
     this.sweepTimer.unref();
     return report;
   }
@@ -227,14 +269,19 @@ export class VideoService {
     if (this.draining) throw new ShuttingDownError(5);
   }
 
+  /** Whether the sessions and the queue are shared with other nodes (Redis). */
+  get shared(): boolean {
+    return this.backend !== null;
+  }
+
   get isDraining(): boolean {
     return this.draining;
   }
 
   /** Throws ShuttingDownError while draining, QueueFullError when a new session could not be queued now. */
-  assertRoom(): void {
+  async assertRoom(): Promise<void> {
     this.assertAccepting();
-    if (!this.queue.hasRoom()) throw new QueueFullError(this.queue.retryAfterSeconds());
+    if (!(await this.queue.hasRoom())) throw new QueueFullError(await this.queue.retryAfterSeconds());
   }
 
   /**
@@ -264,18 +311,18 @@ export class VideoService {
    * queues it. Throws QueueFullError or a StorageError and keeps nothing (the caller discards
    * the file).
    */
-  createFromFile(
+  async createFromFile(
     file: IncomingUpload,
     spec: { analysisType: AnalysisType; params: Record<string, unknown>; filename: string | null; webhook?: WebhookTarget | null },
-  ): Session {
-    this.assertRoom();
-    const session = this.store.create(spec, 'pending');
+  ): Promise<Session> {
+    await this.assertRoom();
+    const session = await this.store.create(spec, 'pending');
     try {
       this.uploads.adopt(file, session.id);
       this.watch(session);
-      this.scheduler.enqueue(session);
+      await this.scheduler.enqueue(session);
     } catch (err) {
-      this.removeQuietly(session.id);
+      await this.removeQuietly(session.id);
       throw err;
     }
     this.log.info({ sessionId: session.id, analysisType: spec.analysisType, upload: 'multipart', webhook: !!spec.webhook }, 'session created');
@@ -287,21 +334,21 @@ export class VideoService {
    * place (appendUpload). Throws UploadLimitError when too many uploads are open,
    * QueueFullError when the queue is full, a StorageError when DATA_DIR cannot take it.
    */
-  createUploading(spec: {
+  async createUploading(spec: {
     analysisType: AnalysisType;
     params: Record<string, unknown>;
     filename: string | null;
     uploadLength: number;
     webhook?: WebhookTarget | null;
-  }): Session {
+  }): Promise<Session> {
     if (this.openUploads.size >= this.opts.maxOpenUploads) throw new UploadLimitError(this.opts.maxOpenUploads, OPEN_UPLOADS_RETRY_SECONDS);
-    this.assertRoom();
+    await this.assertRoom();
     this.assertSpace(spec.uploadLength);
-    const session = this.store.create(spec, 'uploading');
+    const session = await this.store.create(spec, 'uploading');
     try {
       this.uploads.createResumable(session.id);
     } catch (err) {
-      this.removeQuietly(session.id);
+      await this.removeQuietly(session.id);
       throw err;
     }
     this.trackUpload(session);
@@ -325,9 +372,10 @@ export class VideoService {
     this.uploads.truncate(session.id, length);
   }
 
-  /** Records upload progress as an `upload` event. */
+  /** Records upload progress as an `upload` event (not awaited: a lost one is superseded by the next). */
   uploadProgress(session: Session, receivedBytes: number, totalBytes: number | null): void {
-    if (session.state.status === 'uploading') session.append('upload', { receivedBytes, totalBytes });
+    if (session.state.status !== 'uploading') return;
+    session.append('upload', { receivedBytes, totalBytes }).catch((err) => this.log.warn({ err, sessionId: session.id }, 'could not store upload progress'));
   }
 
   /**
@@ -340,27 +388,27 @@ export class VideoService {
       await this.engine.probe(this.uploads.videoPath(session.id));
     } catch (err) {
       const e = err as { code?: string; message?: string };
-      session.transition('failed', { error: { code: 'unsupported_media', message: e.message ?? 'The uploaded file is not a video' } });
+      await session.transition('failed', { error: { code: 'unsupported_media', message: e.message ?? 'The uploaded file is not a video' } });
       return;
     }
     if (session.terminal) return; // cancelled or cleaned up while probing
     // An upload that finishes while the queue is full stays `uploading`: the caller refuses its
     // last bytes with 503, and the client sends them again later.
-    this.assertRoom();
-    if (await session.transition('pending')) this.scheduler.enqueue(session);
+    await this.assertRoom();
+    if (await session.transition('pending', {}, { from: 'uploading' })) await this.scheduler.enqueueRecovered(session);
   }
 
-  get(id: string): Session | undefined {
+  get(id: string): Promise<Session | undefined> {
     return this.store.get(id);
   }
 
   /** A page of sessions, newest first, as status views (never their results). */
-  list(query: SessionListQuery): StatusView[] {
-    return this.store.list(query).map((s) => statusView(s.state, s.meta.filename));
+  async list(query: SessionListQuery): Promise<StatusView[]> {
+    return (await this.store.list(query)).map((s) => statusView(s.state, s.meta.filename));
   }
 
-  status(id: string): StatusView | undefined {
-    const s = this.store.get(id);
+  async status(id: string): Promise<StatusView | undefined> {
+    const s = await this.store.get(id);
     if (!s) return undefined;
     const view = statusView(s.state, s.meta.filename);
     view.storage = { bytes: this.store.diskBytes(id), video: this.uploads.hasVideo(id) };
@@ -369,18 +417,18 @@ export class VideoService {
   }
 
   /** The final result of a completed session (null if not completed). */
-  result(id: string): AnalysisResult | null {
-    const json = this.resultJson(id);
+  async result(id: string): Promise<AnalysisResult | null> {
+    const json = await this.resultJson(id);
     return json === null ? null : (JSON.parse(json) as AnalysisResult);
   }
 
   /** The final result as JSON text, so answers can embed it without serialising it again. */
-  resultJson(id: string): string | null {
-    const s = this.store.get(id);
+  async resultJson(id: string): Promise<string | null> {
+    const s = await this.store.get(id);
     if (!s || s.state.status !== 'completed') return null;
     let json = this.resultCache.get(id);
     if (json === undefined) {
-      const text = this.store.resultText(id);
+      const text = await this.store.resultText(id);
       if (text === null) return null;
       json = text;
       if (this.resultCache.size >= VideoService.RESULT_CACHE_SIZE) this.resultCache.delete(this.resultCache.keys().next().value!);
@@ -390,24 +438,26 @@ export class VideoService {
   }
 
   /** Idempotent for cancelled sessions; conflict for completed or failed ones. */
-  cancel(id: string): CancelOutcome {
-    const s = this.store.get(id);
+  async cancel(id: string): Promise<CancelOutcome> {
+    const s = await this.store.get(id);
     if (!s) return { ok: false, reason: 'not_found' };
     if (s.state.status === 'cancelled') return { ok: true, session: s };
     if (isTerminal(s.state.status)) return { ok: false, reason: 'conflict', session: s };
-    this.scheduler.cancel(s);
+    await this.scheduler.cancel(s);
+    const now = s.state.status as SessionStatus; // read again: it may have ended meanwhile
+    if (now !== 'cancelled' && isTerminal(now)) return { ok: false, reason: 'conflict', session: s };
     return { ok: true, session: s };
   }
 
   /** Stops any work, deletes files and forgets the session. */
-  cleanup(id: string): boolean {
-    const s = this.store.get(id);
+  async cleanup(id: string): Promise<boolean> {
+    const s = await this.store.get(id);
     if (!s) return false;
-    this.scheduler.stop(s);
-    if (!s.terminal) s.transition('cancelled');
+    await this.scheduler.stop(s);
+    if (!s.terminal) await s.transition('cancelled');
     this.resultCache.delete(id);
     this.mediaFiles.forget(id);
-    const removed = this.store.remove(id);
+    const removed = await this.store.remove(id);
     try {
       this.webhooks.forget(id);
     } catch (err) {
@@ -416,8 +466,8 @@ export class VideoService {
     return removed;
   }
 
-  /** Whether the service can do its work now: the engine, DATA_DIR, the queue. */
-  health(): ServiceHealth {
+  /** Whether the service can do its work now: the engine, DATA_DIR, the shared store, the queue. */
+  async health(): Promise<ServiceHealth> {
     const problems: string[] = [];
     const engine = this.engine.health();
     if (engine.state === 'degraded') problems.push(`engine: ${engine.detail ?? 'degraded'}`);
@@ -425,29 +475,46 @@ export class VideoService {
     if (storage.problem) problems.push(`storage: ${storage.problem}`);
     if (storage.writable) this.store.catchUp();
     if (storage.writable && this.lock && !this.lock.verify()) problems.push('storage: the DATA_DIR lock file was removed or replaced; another process may be using DATA_DIR');
+    const redis = this.backend ? { connected: this.backend.connected() } : null;
+    if (redis && !redis.connected) problems.push('redis: not connected; sessions, events and jobs are unavailable until it is back');
+    const shared = await this.sharedCounts();
     return {
       status: problems.length ? 'degraded' : 'healthy',
       problems,
+      role: this.opts.role ?? 'all',
+      redis,
       engine: { ...this.engine.info, ready: engine.ready, state: engine.state, detail: engine.detail ?? null },
       storage,
-      queue: { running: this.scheduler.active, queued: this.queue.depth, concurrency: this.opts.concurrency, queueLimit: this.opts.queueLimit },
+      queue: { running: this.scheduler.active, queued: shared?.queued ?? null, concurrency: this.opts.concurrency, queueLimit: this.opts.queueLimit },
       openUploads: this.openUploads.size,
-      sessions: this.store.size,
+      sessions: shared ? Object.values(shared.byStatus).reduce((a, b) => a + b, 0) : null,
     };
   }
 
-  stats(): ServiceStats {
-    const sessionsByStatus: Record<string, number> = { uploading: 0, pending: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 };
-    for (const s of this.store.all()) sessionsByStatus[s.state.status]++;
+  async stats(): Promise<ServiceStats> {
+    const shared = await this.sharedCounts();
     return {
-      sessionsByStatus,
-      queued: this.queue.depth,
+      role: this.opts.role ?? 'all',
+      redisConnected: this.backend ? this.backend.connected() : null,
+      sessionsByStatus: shared?.byStatus ?? null,
+      queued: shared?.queued ?? null,
       running: this.scheduler.active,
       openUploads: this.openUploads.size,
       jobs: { ...this.scheduler.stats },
       engineReady: this.engine.health().ready,
       storageWritable: this.uploads.checkHealth().writable,
     };
+  }
+
+  /** Sessions by status and the queue's depth; null when the shared store cannot be reached. */
+  private async sharedCounts(): Promise<{ byStatus: Record<SessionStatus, number>; queued: number } | null> {
+    try {
+      const [byStatus, queued] = await Promise.all([this.store.count(), this.queue.depth()]);
+      return { byStatus, queued };
+    } catch (err) {
+      if (err instanceof RedisUnavailableError) return null;
+      throw err;
+    }
   }
 
   private trackUpload(session: Session): void {
@@ -464,15 +531,15 @@ export class VideoService {
    * could not be stored either); an upload goes on (its events are progress, journaled later,
    * and its bytes get their own 507 from the upload store).
    */
-  private storageFailed(session: Session, err: StorageError): void {
+  private async storageFailed(session: Session, err: StorageError): Promise<void> {
     this.log.error({ sessionId: session.id, errno: err.errno }, err.message);
-    if (session.terminal || this.store.get(session.id) !== session || session.state.status === 'uploading') return;
-    this.scheduler.failStorage(session, err);
+    if (session.terminal || session.state.status === 'uploading' || (await this.store.get(session.id)) !== session) return;
+    await this.scheduler.failStorage(session, err);
   }
 
-  private removeQuietly(id: string): void {
+  private async removeQuietly(id: string): Promise<void> {
     try {
-      this.store.remove(id);
+      await this.store.remove(id);
     } catch (err) {
       this.log.error({ err, sessionId: id }, 'could not remove the session files');
     }
@@ -508,14 +575,14 @@ export class VideoService {
       }
       const runMs = startedAt === null ? null : Date.now() - startedAt;
       for (const l of this.endListeners) l(session, st.status, runMs);
-      this.sendWebhook(session);
+      void this.sendWebhook(session);
     });
   }
 
-  private sendWebhook(session: Session): void {
-    // a session cleaned up (deleted) before it ended has nobody to tell
-    if (!session.meta.webhook || this.store.get(session.id) !== session) return;
+  private async sendWebhook(session: Session): Promise<void> {
     try {
+      // a session cleaned up (deleted) before it ended has nobody to tell
+      if (!session.meta.webhook || (await this.store.get(session.id)) !== session) return;
       this.webhooks.deliver(session, session.meta.webhook);
     } catch (err) {
       this.log.error({ err, sessionId: session.id }, 'could not record the webhook delivery');
@@ -528,26 +595,43 @@ export class VideoService {
     return firstValueFrom(session.states.pipe(filter((st) => isTerminal(st.status))));
   }
 
-  /** Deletes expired sessions; one that cannot be deleted now is tried again at the next sweep. */
-  sweep(now = Date.now()): number {
+  /**
+   * Deletes expired sessions; one that cannot be deleted now is tried again at the next sweep.
+   * With several nodes, one of them sweeps at a time. Resolves with how many expired.
+   */
+  async sweep(now = Date.now()): Promise<number> {
+    let count = 0;
+    try {
+      await this.clusterLock.tryRun('sweep', 60_000, async () => {
+        count = await this.sweepNow(now);
+      });
+    } catch (err) {
+      this.log.warn({ err }, 'the expiry sweep could not run; it runs again at the next interval');
+    }
+    return count;
+  }
+
+  private async sweepNow(now: number): Promise<number> {
     this.store.catchUp();
-    const expired = this.store.expired(now, this.opts.ttlMs);
-    for (const s of expired) {
+    const expired = await this.store.expired(now, this.opts.ttlMs);
+    for (const id of expired) {
       try {
-        this.cleanup(s.id);
-        this.log.info({ sessionId: s.id }, 'session expired (SESSION_TTL)');
+        await this.cleanup(id);
+        this.log.info({ sessionId: id }, 'session expired (SESSION_TTL)');
       } catch (err) {
-        this.log.error({ err, sessionId: s.id }, 'session expiry failed');
+        this.log.error({ err, sessionId: id }, 'session expiry failed');
       }
     }
     if (this.opts.videoTtlMs != null) {
-      for (const s of this.store.expired(now, this.opts.videoTtlMs)) {
-        if (!s.terminal || !this.uploads.hasVideo(s.id)) continue;
+      for (const id of await this.store.expired(now, this.opts.videoTtlMs)) {
+        if (!this.uploads.hasVideo(id)) continue;
+        const s = await this.store.get(id);
+        if (!s?.terminal) continue;
         try {
-          this.uploads.removeVideo(s.id);
-          this.log.info({ sessionId: s.id }, 'video deleted (VIDEO_TTL)');
+          this.uploads.removeVideo(id);
+          this.log.info({ sessionId: id }, 'video deleted (VIDEO_TTL)');
         } catch (err) {
-          this.log.error({ err, sessionId: s.id }, 'video deletion failed');
+          this.log.error({ err, sessionId: id }, 'video deletion failed');
         }
       }
     }
@@ -570,14 +654,16 @@ export class VideoService {
 
   /**
    * Stops everything and flushes the journal. Analyses still running are stopped without a
-   * terminal event: their journals say `processing`, and the next start deals with them.
+   * terminal event: their journals say `processing`, and the next start deals with them (a
+   * shared queue gives them to another worker at once).
    */
-  shutdown(): void {
+  async shutdown(): Promise<void> {
     this.draining = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    for (const s of this.scheduler.shutdown()) this.log.warn({ sessionId: s.id }, 'analysis stopped by the shutdown');
+    for (const s of await this.scheduler.shutdown()) this.log.warn({ sessionId: s.id }, 'analysis stopped by the shutdown');
     this.webhooks.stop();
-    this.store.close();
+    await this.queue.close().catch((err) => this.log.warn({ err }, 'could not close the job queue'));
+    await this.store.close().catch((err) => this.log.warn({ err }, 'could not close the session store'));
     this.lock?.release();
     this.lock = null;
   }

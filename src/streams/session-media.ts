@@ -23,19 +23,19 @@ export class SessionMedia {
     private readonly store: SessionStore,
     private readonly uploads: UploadStore,
     private readonly files: MediaStore,
-    private readonly result: (id: string) => AnalysisResult | null,
+    private readonly result: (id: string) => Promise<AnalysisResult | null>,
     readonly links: MediaLinks | null,
   ) {}
 
   /** MP4 of segment `index` (cut on the first request). */
   async clip(id: string, index: number): Promise<string> {
-    const seg = this.segment(this.session(id), index);
+    const seg = this.segment(await this.session(id), index);
     return this.cut(id, `clip-${index}`, [[seg.start_timestamp, seg.end_timestamp]]);
   }
 
   /** MP4 of workout exercise step `n`. */
   async stepClip(id: string, n: number): Promise<string> {
-    const result = this.completed(id);
+    const result = await this.completed(id);
     const step: ExerciseStep | undefined = result.analysis_type === 'workout_with_timestamps' ? result.exercise_steps[n] : undefined;
     if (!step) throw new MediaNotFoundError('No such exercise step');
     return this.cut(id, `step-${n}`, [[step.start_timestamp, step.end_timestamp]]);
@@ -43,27 +43,27 @@ export class SessionMedia {
 
   /** The highlights (workout: exercise steps) joined in time order. */
   async reel(id: string): Promise<string> {
-    const spans = reelSpans(this.completed(id));
+    const spans = reelSpans(await this.completed(id));
     if (!spans.length) throw new MediaNotFoundError('The results have no highlights to join');
     return this.cut(id, 'reel', spans);
   }
 
-  thumbnail(id: string, index: number): string {
-    this.segment(this.session(id), index);
+  async thumbnail(id: string, index: number): Promise<string> {
+    this.segment(await this.session(id), index);
     const file = this.files.thumbnail(id, index);
     if (!file) throw new MediaNotFoundError('No thumbnail was made for this segment');
     return file;
   }
 
-  storyboard(id: string): StoryboardIndex {
-    this.completed(id);
+  async storyboard(id: string): Promise<StoryboardIndex> {
+    await this.completed(id);
     const board = this.files.storyboard(id);
     if (!board) throw new MediaNotFoundError('No storyboard was made for this video');
     return board;
   }
 
-  sprite(id: string, n: number): string {
-    this.completed(id);
+  async sprite(id: string, n: number): Promise<string> {
+    await this.completed(id);
     const file = this.files.sprite(id, n);
     if (!file) throw new MediaNotFoundError('No such storyboard sprite');
     return file;
@@ -100,15 +100,15 @@ export class SessionMedia {
     return { ...result, reel_url, storyboard_url, segment_analyses: segments, exercise_steps: steps };
   }
 
-  private session(id: string): Session {
-    const s = this.store.get(id);
+  private async session(id: string): Promise<Session> {
+    const s = await this.store.get(id);
     if (!s) throw new MediaNotFoundError('No such session');
     return s;
   }
 
-  private completed(id: string): AnalysisResult {
-    const s = this.session(id);
-    const result = s.state.status === 'completed' ? this.result(id) : null;
+  private async completed(id: string): Promise<AnalysisResult> {
+    const s = await this.session(id);
+    const result = s.state.status === 'completed' ? await this.result(id) : null;
     if (result) return result;
     if (s.terminal) throw new MediaNotFoundError(`The session is ${s.state.status}: it has no results`);
     throw new MediaNotReadyError(`Not available yet: the session is ${s.state.status}`);
@@ -128,7 +128,7 @@ export class SessionMedia {
     try {
       return await this.files.cut(id, name, this.uploads.videoPath(id), spans);
     } catch (err) {
-      if (!this.store.get(id)) throw new MediaNotFoundError('No such session'); // cleaned up while cutting
+      if (!(await this.store.get(id))) throw new MediaNotFoundError('No such session'); // cleaned up while cutting
       if (!this.uploads.hasVideo(id)) throw new MediaGoneError('The video was deleted (VIDEO_TTL): only clips made before that remain');
       throw err;
     }

@@ -30,7 +30,7 @@ export class JournalSessionStore implements SessionStore {
     this.journal = new Journal(layout);
   }
 
-  create(spec: NewSession, status: SessionStatus): Session {
+  async create(spec: NewSession, status: SessionStatus): Promise<Session> {
     const meta: SessionMeta = {
       sessionId: spec.sessionId ?? nanoid(),
       analysisType: spec.analysisType,
@@ -46,15 +46,16 @@ export class JournalSessionStore implements SessionStore {
     return session;
   }
 
-  get(id: string): Session | undefined {
+  async get(id: string): Promise<Session | undefined> {
+    return this.held(id);
+  }
+
+  /** The session if this process holds it (journal mode: every session). */
+  held(id: string): Session | undefined {
     return isSessionId(id) ? this.sessions.get(id) : undefined;
   }
 
-  all(): IterableIterator<Session> {
-    return this.sessions.values();
-  }
-
-  list({ status, after, limit }: SessionListQuery): Session[] {
+  async list({ status, after, limit }: SessionListQuery): Promise<Session[]> {
     const out: Session[] = [];
     for (const s of this.sessions.values()) {
       if (status && s.state.status !== status) continue;
@@ -64,24 +65,26 @@ export class JournalSessionStore implements SessionStore {
     return out.sort((a, b) => newestFirst(a, b.meta)).slice(0, limit);
   }
 
-  get size(): number {
-    return this.sessions.size;
+  async count(): Promise<Record<SessionStatus, number>> {
+    const out: Record<SessionStatus, number> = { uploading: 0, pending: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 };
+    for (const s of this.sessions.values()) out[s.state.status]++;
+    return out;
   }
 
   /** Deletes the session's files and forgets it. Throws a StorageError (and keeps it) when the files stay. */
-  remove(id: string): boolean {
+  async remove(id: string): Promise<boolean> {
     this.journal.remove(id);
     this.behind.delete(id);
     return this.sessions.delete(id);
   }
 
   /** Stores the final result, before the `completed` event. Throws a StorageError. */
-  writeResult(id: string, result: unknown): void {
+  async writeResult(id: string, result: unknown): Promise<void> {
     this.journal.writeResult(id, result);
   }
 
   /** The stored result as JSON text, or null. */
-  resultText(id: string): string | null {
+  async resultText(id: string): Promise<string | null> {
     return this.journal.readResultText(id);
   }
 
@@ -90,12 +93,13 @@ export class JournalSessionStore implements SessionStore {
    * queued again first (the scheduler notes the take-over, or fails them once they had their
    * attempts), then those that never started.
    */
-  recover(): RecoveryReport {
-    const report: RecoveryReport = { restored: 0, requeue: [], resumed: 0, uploading: [] };
+  async recover(): Promise<RecoveryReport> {
+    const report: RecoveryReport = { restored: 0, requeue: [], resumed: 0, uploading: [], sessions: [] };
     const resumed: Session[] = [];
     for (const { meta, events } of this.journal.loadAll()) {
       const session = this.adopt(meta, 'pending', events);
       report.restored++;
+      report.sessions.push(session);
       switch (session.state.status) {
         case 'processing':
           resumed.push(session);
@@ -115,10 +119,10 @@ export class JournalSessionStore implements SessionStore {
   }
 
   /** Sessions whose last activity is older than ttlMs; the caller stops their work first. */
-  expired(now: number, ttlMs: number): Session[] {
-    const out: Session[] = [];
+  async expired(now: number, ttlMs: number): Promise<string[]> {
+    const out: string[] = [];
     for (const s of this.sessions.values()) {
-      if (now - Date.parse(s.state.updatedAt) > ttlMs) out.push(s);
+      if (now - Date.parse(s.state.updatedAt) > ttlMs) out.push(s.id);
     }
     return out;
   }
@@ -127,7 +131,7 @@ export class JournalSessionStore implements SessionStore {
     return this.journal.diskBytes(id);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.journal.closeAll();
   }
 

@@ -26,6 +26,8 @@ export interface RecoveryReport {
   resumed: number;
   /** Resumable uploads still in progress. */
   uploading: Session[];
+  /** Every session loaded (their webhooks and lifecycle logs are resumed); a shared store loads none at start. */
+  sessions: Session[];
 }
 
 /** A page of the sessions list: newest first (createdAt, then id, descending). */
@@ -38,33 +40,56 @@ export interface SessionListQuery {
 
 /**
  * Sessions and their append-only event logs. A Session appends, replays (history from a seq) and
- * follows live (eventsSince); the store persists every event before followers see it.
+ * follows live (eventsSince); the store persists every event before followers see it. In a
+ * shared store (several nodes) the calls that reach it may fail with RedisUnavailableError.
  */
 export interface SessionStore {
   /** Creates a session whose log starts with its status. Throws a StorageError. */
-  create(spec: NewSession, status: SessionStatus): Session;
-  get(id: string): Session | undefined;
-  all(): IterableIterator<Session>;
+  create(spec: NewSession, status: SessionStatus): Promise<Session>;
+  /** The session, loaded (and followed) if this process does not hold it yet. */
+  get(id: string): Promise<Session | undefined>;
   /** Up to `limit` sessions in the list's order (newest first). */
-  list(query: SessionListQuery): Session[];
-  readonly size: number;
+  list(query: SessionListQuery): Promise<Session[]>;
+  /** Sessions by status (for /health and /metrics). */
+  count(): Promise<Record<SessionStatus, number>>;
   /** Deletes the session's files and forgets it. Throws a StorageError (and keeps it) when the files stay. */
-  remove(id: string): boolean;
+  remove(id: string): Promise<boolean>;
   /** Stores the final result, before the `completed` event. Throws a StorageError. */
-  writeResult(id: string, result: unknown): void;
+  writeResult(id: string, result: unknown): Promise<void>;
   /** The stored result as JSON text, or null. */
-  resultText(id: string): string | null;
+  resultText(id: string): Promise<string | null>;
   /** Loads what was stored, after a start. */
-  recover(): RecoveryReport;
-  /** Sessions whose last activity is older than ttlMs. */
-  expired(now: number, ttlMs: number): Session[];
-  close(): void;
+  recover(): Promise<RecoveryReport>;
+  /** Ids of the sessions whose last activity is older than ttlMs. */
+  expired(now: number, ttlMs: number): Promise<string[]>;
+  close(): Promise<void>;
   /** Stores what could not be stored earlier (events missed while the disk was full). */
   catchUp(): void;
   /** Bytes the session's files take on disk (journal, result, video). */
   diskBytes(id: string): number;
   /** Told (on a later turn) that an event could not be stored; it is stored later if possible (catchUp). */
   onPersistFailure: (session: Session, err: StorageError) => void;
+}
+
+/** The lock of one tus upload, held for one request. */
+export interface UploadLock {
+  /** Tells the lock its holder is alive; false once it was taken over (stop writing). */
+  refresh(): Promise<boolean>;
+  release(): Promise<void>;
+}
+
+export interface UploadLocks {
+  /**
+   * Takes the upload's lock for one request; null while another request holds it and is alive.
+   * A lock whose holder went silent for `staleMs` (dropped connection, dead node) is taken over.
+   */
+  acquire(uploadId: string): Promise<UploadLock | null>;
+}
+
+/** Work that runs once for the whole deployment at a time (the expiry sweep). */
+export interface ClusterLock {
+  /** Runs `fn` unless another process holds `name` (held for at most ttlMs); resolves whether it ran. */
+  tryRun(name: string, ttlMs: number, fn: () => Promise<void>): Promise<boolean>;
 }
 
 /** A multipart upload being received. */

@@ -39,7 +39,7 @@ export class FileUploadStore implements UploadStore {
   /** Starts receiving a multipart upload into a fresh file (its name never comes from the client). */
   receive(): IncomingUpload {
     try {
-      this.layout.ensure(this.layout.incomingDir);
+      this.layout.ensureIncoming();
     } catch {
       // reported by the writer's open, with the same cause
     }
@@ -112,7 +112,7 @@ export class FileUploadStore implements UploadStore {
 
   /** Removes leftovers of multipart uploads that were in flight when the process died. */
   clearIncoming(): void {
-    this.layout.ensure(this.layout.incomingDir);
+    this.layout.ensureIncoming();
     for (const name of fs.readdirSync(this.layout.incomingDir)) fs.rmSync(path.join(this.layout.incomingDir, name), { force: true });
   }
 
@@ -136,7 +136,7 @@ export class FileUploadStore implements UploadStore {
     let error: StorageError | null = null;
     const probe = this.layout.incomingPath(`health-${process.pid}`);
     try {
-      this.layout.ensure(this.layout.incomingDir);
+      this.layout.ensureIncoming();
       fs.writeFileSync(probe, 'ok');
       fs.rmSync(probe, { force: true });
     } catch (err) {

@@ -24,7 +24,7 @@ export interface WebhookOptions {
   timeoutMs?: number;
   log?: Logger;
   /** Whether the session still exists: an ended delivery of a deleted session is deleted too. */
-  sessionExists: (sessionId: string) => boolean;
+  sessionExists: (sessionId: string) => Promise<boolean>;
 }
 
 /** What the status object shows of a session's webhook. */
@@ -90,7 +90,16 @@ export class Webhooks {
   resume(): void {
     for (const d of this.store.all()) {
       if (d.state === 'pending') this.schedule(d, Math.max(0, (d.nextAttemptAt ?? 0) - Date.now()));
-      else if (!this.opts.sessionExists(d.sessionId)) this.store.remove(d.sessionId);
+      else void this.dropIfOrphan(d);
+    }
+  }
+
+  /** Deletes an ended delivery whose session is gone. */
+  private async dropIfOrphan(d: WebhookDelivery): Promise<void> {
+    try {
+      if (!(await this.opts.sessionExists(d.sessionId))) this.store.remove(d.sessionId);
+    } catch (err) {
+      this.log.warn({ err, sessionId: d.sessionId }, 'could not check the session of an ended webhook delivery');
     }
   }
 
@@ -201,7 +210,7 @@ export class Webhooks {
       }
     }
     try {
-      if (d.state !== 'pending' && !this.opts.sessionExists(d.sessionId)) this.store.remove(d.sessionId);
+      if (d.state !== 'pending' && !(await this.opts.sessionExists(d.sessionId).catch(() => true))) this.store.remove(d.sessionId);
       else this.store.save(d);
     } catch (err) {
       this.log.error({ err, sessionId: d.sessionId }, 'could not record the webhook delivery');

@@ -21,21 +21,21 @@ test.after(() => srv.close());
 const payload = 'x'.repeat(16 * 1024);
 const EVENTS = 2000; // ~32 MiB per follower
 
-function newSession() {
+async function newSession() {
   const s = srv.server.service.store.create({ analysisType: 'highlights', params: {}, filename: null }, 'uploading');
   return s;
 }
 
-async function pump(session: ReturnType<typeof newSession>) {
+async function pump(session: Awaited<ReturnType<typeof newSession>>) {
   for (let i = 0; i < EVENTS; i++) {
     session.append('upload', { receivedBytes: i, totalBytes: EVENTS, pad: payload });
     if (i % 8 === 0) await new Promise((r) => setTimeout(r, 2)); // ~64 KiB bursts: fast, but a reading client keeps up
   }
-  session.transition('cancelled');
+  await session.transition('cancelled');
 }
 
 test('SSE: a stalled reader is dropped while a live reader gets every event', async () => {
-  const session = newSession();
+  const session = await newSession();
   const stalled = net.connect(srv.port, '127.0.0.1');
   stalled.pause(); // never reads
   let stalledClosed = false;
@@ -68,7 +68,7 @@ test('SSE: a stalled reader is dropped while a live reader gets every event', as
 });
 
 test('WebSocket: a socket that stops reading is closed, others keep receiving', async () => {
-  const session = newSession();
+  const session = await newSession();
   const url = `ws://127.0.0.1:${srv.port}/api/v1/video/ws`;
   const open = (ws: WebSocket) => new Promise((r) => ws.on('open', r));
   const slow = new WebSocket(url);

@@ -164,7 +164,7 @@ test('sessions expire after SESSION_TTL and their files are deleted', async () =
     const up = await upload(`${srv.url}/api/v1/video/upload`, small);
     await pollStatus(srv.url, up.body.sessionId, isTerminalStatus);
     await new Promise((r) => setTimeout(r, 1200));
-    assert.is(srv.server.service.sweep(), 1);
+    assert.is(await srv.server.service.sweep(), 1);
     assert.is((await getJson(`${srv.url}/api/v1/video/status/${up.body.sessionId}`)).status, 404);
     assert.equal(fs.readdirSync(`${srv.dataDir}/sessions`), []);
   } finally {

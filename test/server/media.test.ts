@@ -228,7 +228,7 @@ test('rotated video: thumbnails and clips are turned like the video', async () =
   // Expiry deletes the media with the session.
   const sessionDir = path.join(srv.dataDir, 'sessions', r.id);
   assert.ok(fs.existsSync(path.join(sessionDir, 'media', 'clip-1.mp4')));
-  const expired = srv.server.service.sweep(Date.now() + 10 * 24 * 3_600_000);
+  const expired = await srv.server.service.sweep(Date.now() + 10 * 24 * 3_600_000);
   assert.ok(expired >= 1);
   assert.is(fs.existsSync(sessionDir), false);
   assert.is((await fetchBytes(r.results.all_analyses[1].clip_url)).res.status, 404);

@@ -15,7 +15,7 @@ const spec = { analysisType: 'highlights' as const, params: { min_significance: 
 
 test('seq numbers start at 1 and have no gaps; state is the fold of the log', async () => {
   const store = storeAt(tmp());
-  const s = store.create(spec, 'pending');
+  const s = await store.create(spec, 'pending');
   s.transition('processing');
   s.append('progress', { progress: 0.5, currentStep: 'Analyzing segments', segments: { completed: 1, total: 2 } });
   s.append('progress', { progress: 0.2, currentStep: 'Analyzing segments', segments: { completed: 1, total: 2 } });
@@ -30,9 +30,9 @@ test('seq numbers start at 1 and have no gaps; state is the fold of the log', as
   assert.is(s.state.status, 'completed');
 });
 
-test('replay then live: nothing lost or doubled at the seam, even when events arrive during replay', () => {
+test('replay then live: nothing lost or doubled at the seam, even when events arrive during replay', async () => {
   const store = storeAt(tmp());
-  const s = store.create(spec, 'pending');
+  const s = await store.create(spec, 'pending');
   s.transition('processing');
   for (let i = 0; i < 5; i++) s.append('segment', { index: i });
   const got: number[] = [];
@@ -50,62 +50,62 @@ test('replay then live: nothing lost or doubled at the seam, even when events ar
   assert.equal(got, all.filter((x) => x > 2));
 });
 
-test('eventsSince completes after the terminal event and clamps a future since', () => {
+test('eventsSince completes after the terminal event and clamps a future since', async () => {
   const store = storeAt(tmp());
-  const s = store.create(spec, 'pending');
+  const s = await store.create(spec, 'pending');
   s.transition('cancelled');
   let completed = false;
   const got: string[] = [];
   s.eventsSince(0).subscribe({ next: (e) => got.push(e.type), complete: () => (completed = true) });
   assert.ok(completed);
   assert.equal(got, ['status', 'status', 'cancelled']);
-  const live = store.create(spec, 'pending');
+  const live = await store.create(spec, 'pending');
   const seen: number[] = [];
   live.eventsSince(1000).subscribe((e) => seen.push(e.seq));
   live.transition('processing');
   assert.equal(seen, [2]);
 });
 
-test('recovery: same events and state; processing re-queued first, then pending; torn tail dropped', () => {
+test('recovery: same events and state; processing re-queued first, then pending; torn tail dropped', async () => {
   const dir = tmp();
   const a = storeAt(dir);
-  const done = a.create(spec, 'pending');
+  const done = await a.create(spec, 'pending');
   done.transition('processing');
   done.append('segment', { index: 0, significance_score: 7 });
-  a.writeResult(done.id, { ok: true });
+  await a.writeResult(done.id, { ok: true });
   done.transition('completed', { highlights_found: 1 });
-  const running = a.create(spec, 'pending');
+  const running = await a.create(spec, 'pending');
   running.transition('processing');
   running.append('progress', { progress: 0.4, currentStep: 'x', segments: { completed: 2, total: 5 } });
-  const queued = a.create(spec, 'pending');
-  a.close();
+  const queued = await a.create(spec, 'pending');
+  await a.close();
   // A crash in the middle of a write leaves half a line.
   fs.appendFileSync(path.join(dir, 'sessions', running.id, 'events.jsonl'), '{"seq":5,"type":"prog');
 
   const b = storeAt(dir);
-  const report = b.recover();
+  const report = await b.recover();
   assert.is(report.restored, 3);
   assert.is(report.resumed, 1);
   assert.equal(report.requeue.map((s) => s.id), [running.id, queued.id]);
-  const done2 = b.get(done.id)!;
+  const done2 = (await b.get(done.id))!;
   assert.equal(done2.history(), done.history());
   assert.equal(done2.state, done.state);
-  assert.equal(JSON.parse(b.resultText(done.id)!), { ok: true });
-  const r2 = b.get(running.id)!;
+  assert.equal(JSON.parse((await b.resultText(done.id))!), { ok: true });
+  const r2 = (await b.get(running.id))!;
   assert.is(r2.state.status, 'processing', 'left for the scheduler to run again');
   assert.is(r2.state.progress, 0.4);
   const seqs = r2.history().map((e: SessionEvent) => e.seq);
   assert.equal(seqs, seqs.map((_, i) => i + 1), 'gapless after the torn line');
-  b.close();
+  await b.close();
   // And the repaired journal reads back the same again.
   const c = storeAt(dir);
-  c.recover();
-  assert.equal(c.get(running.id)!.history(), r2.history());
+  await c.recover();
+  assert.equal((await c.get(running.id))!.history(), r2.history());
 });
 
 test('transition: the `from` condition, and a local session applies before its promise is returned', async () => {
   const store = storeAt(tmp());
-  const s = store.create(spec, 'pending');
+  const s = await store.create(spec, 'pending');
   assert.is(await s.transition('cancelled', {}, { from: 'processing' }), false, 'not in `from`: nothing happens');
   assert.is(s.lastSeq, 1);
   const moved = s.transition('processing', {}, { from: 'pending' });
@@ -131,7 +131,7 @@ class Replica extends Session {
   }
 }
 
-test('apply: in seq order whatever the arrival order; duplicates ignored; nothing after the terminal event', () => {
+test('apply: in seq order whatever the arrival order; duplicates ignored; nothing after the terminal event', async () => {
   const meta = { sessionId: 'x'.repeat(21), analysisType: 'highlights' as const, params: {}, createdAt: new Date(0).toISOString(), filename: null };
   const r = new Replica(meta, 'pending');
   const ev = (seq: number, type: SessionEvent['type'], data: Record<string, unknown> = {}): SessionEvent => ({ seq, type, data, at: new Date(seq).toISOString() });
@@ -154,12 +154,12 @@ test('apply: in seq order whatever the arrival order; duplicates ignored; nothin
   assert.is(r.lastSeq, 6);
 });
 
-test('ids: only nanoid-shaped ids are looked up', () => {
+test('ids: only nanoid-shaped ids are looked up', async () => {
   const store = storeAt(tmp());
-  const s = store.create(spec, 'pending');
+  const s = await store.create(spec, 'pending');
   assert.match(s.id, /^[A-Za-z0-9_-]{21}$/);
-  assert.ok(store.get(s.id));
-  assert.is(store.get('../' + s.id.slice(3)), undefined);
+  assert.ok(await store.get(s.id));
+  assert.is(await store.get('../' + s.id.slice(3)), undefined);
 });
 
 test.run();

@@ -31,17 +31,17 @@ export function registerLegacy(router: Router, service: VideoService, config: Co
         for (const key of ep.fields) if (fields[key] !== undefined && fields[key] !== '') params[key] = fields[key];
         const session = await admitUpload(service, config, ctx, file, ep.type, params);
         // A legacy client that hangs up no longer wants the answer: stop the work.
-        ctx.onAbort = () => service.cancel(session.id);
+        ctx.onAbort = () => void service.cancel(session.id).catch(() => {}); // it ends by itself otherwise
         const end = await service.waitForEnd(session);
         if (end.status === 'completed') {
-          const data = service.resultJson(session.id);
+          const data = await service.resultJson(session.id);
           send(ctx, 200, `{"success":true,"analysis_type":${JSON.stringify(ep.answerType)},"data":${data}}`, JSON_TYPE);
         } else {
           const reason = end.error?.message ?? end.status;
           throw new HttpError(500, end.error?.code ?? 'failed', `${ep.label} analysis failed: ${reason}`);
         }
       },
-      { errors: 'legacy' },
+      { errors: 'legacy', body: true },
     );
   }
 }

@@ -76,16 +76,16 @@ export function registerMedia(router: Router, service: VideoService): void {
 
   router.add('get', `${BASE}/thumbnail/:sessionId/:file`, 'thumbnail', async (ctx) => {
     const id = sessionParam(ctx);
-    await sendFile(ctx, service.media.thumbnail(id, numbered(ctx.params[1], /^(\d{1,6})\.jpg$/)), JPEG);
+    await sendFile(ctx, await service.media.thumbnail(id, numbered(ctx.params[1], /^(\d{1,6})\.jpg$/)), JPEG);
   }, opts);
 
-  router.add('get', `${BASE}/storyboard/:file`, 'storyboard', (ctx) => {
+  router.add('get', `${BASE}/storyboard/:file`, 'storyboard', async (ctx) => {
     const id = sessionFile(ctx, '.vtt');
-    send(ctx, 200, storyboardVtt(id, service.media.storyboard(id), ctx.query.get('token')), VTT, { headers: { 'Cache-Control': 'private, max-age=3600' } });
+    send(ctx, 200, storyboardVtt(id, await service.media.storyboard(id), ctx.query.get('token')), VTT, { headers: { 'Cache-Control': 'private, max-age=3600' } });
   }, opts);
 
   router.add('get', `${BASE}/storyboard/:sessionId/:file`, 'storyboard_sprite', async (ctx) => {
     const id = sessionParam(ctx);
-    await sendFile(ctx, service.media.sprite(id, numbered(ctx.params[1], /^(\d{1,6})\.jpg$/)), JPEG);
+    await sendFile(ctx, await service.media.sprite(id, numbered(ctx.params[1], /^(\d{1,6})\.jpg$/)), JPEG);
   }, opts);
 }

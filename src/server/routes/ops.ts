@@ -7,13 +7,15 @@ import type { Handler, Router } from '../router.js';
 const startedAt = Date.now();
 
 export function registerOps(router: Router, service: VideoService, metrics: Metrics): void {
-  const health: Handler = (ctx) => {
-    const h = service.health();
+  const health: Handler = async (ctx) => {
+    const h = await service.health();
     // 503 while draining, so that load balancers send new work elsewhere
     const draining = service.isDraining;
     sendJson(ctx, draining ? 503 : 200, {
       status: draining ? 'draining' : h.status,
       problems: h.problems,
+      role: h.role,
+      redis: h.redis,
       engine: h.engine,
       storage: { writable: h.storage.writable, free_bytes: h.storage.freeBytes },
       queue: h.queue,
@@ -27,7 +29,7 @@ export function registerOps(router: Router, service: VideoService, metrics: Metr
   router.add('head', '/health', 'health', health, { auth: false });
 
   router.add('get', '/metrics', 'metrics', async (ctx) => {
-    const text = await metrics.render();
+    const text = await metrics.render(await service.stats());
     send(ctx, 200, text, metrics.contentType);
   });
 }

@@ -112,8 +112,9 @@ export function registerSse(router: Router, service: VideoService, opts: SseOpti
     'get',
     '/api/v1/video/events/:sessionId',
     'events',
-    (ctx) => {
-      const session = service.get(sessionParam(ctx));
+    async (ctx) => {
+      const session = await service.get(sessionParam(ctx));
+      if (ctx.aborted) return;
       if (!session) throw notFound();
       const rawSince = ctx.headers['last-event-id'] ?? ctx.query.get('lastEventId') ?? '0';
       const since = Math.max(0, Number.parseInt(rawSince, 10) || 0);

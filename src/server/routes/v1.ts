@@ -44,7 +44,7 @@ export async function admitUpload(
       throw err;
     }
     if (ctx.aborted) throw new HttpError(400, 'aborted', 'Client went away');
-    return service.createFromFile(file.upload, { analysisType, params: { ...params }, filename: file.filename, webhook });
+    return await service.createFromFile(file.upload, { analysisType, params: { ...params }, filename: file.filename, webhook });
   } catch (err) {
     await file.upload.discard();
     throw err;
@@ -61,7 +61,7 @@ export function publicBase(config: Config, ctx: Ctx): string {
  * receives the multipart body into the upload store.
  */
 export async function receiveUpload(service: VideoService, config: Config, ctx: Ctx, fileFields: string[], textFields: string[] | null) {
-  service.assertRoom();
+  await service.assertRoom();
   const declared = Number(ctx.headers['content-length']);
   service.assertSpace(Number.isFinite(declared) ? declared : null);
   return receiveMultipart(ctx, {
@@ -106,30 +106,30 @@ export function registerV1(router: Router, service: VideoService, config: Config
     const session = await admitUpload(service, config, ctx, file, () => parseAnalysisType(fields.analysis_type), fields.params, fields.webhook_url);
     const links = sessionLinks(session.id);
     sendJson(ctx, 202, { sessionId: session.id, status: session.state.status, links }, { headers: { Location: links.status } });
-  });
+  }, { body: true });
 
-  router.add('get', `${base}/sessions`, 'sessions', (ctx) => {
+  router.add('get', `${base}/sessions`, 'sessions', async (ctx) => {
     const { status, limit, after } = parseListQuery(ctx.query);
     // One more than asked for says whether there is a next page.
-    const page = service.list({ status, after, limit: limit + 1 });
+    const page = await service.list({ status, after, limit: limit + 1 });
     const more = page.length > limit;
     const sessions = page.slice(0, limit).map((s) => ({ ...s, links: sessionLinks(s.sessionId) }));
     const last = sessions.at(-1);
     sendJson(ctx, 200, { sessions, nextCursor: more && last ? encodeCursor(last) : null });
   });
 
-  router.add('get', `${base}/status/:sessionId`, 'status', (ctx) => {
-    const view = service.status(sessionParam(ctx));
+  router.add('get', `${base}/status/:sessionId`, 'status', async (ctx) => {
+    const view = await service.status(sessionParam(ctx));
     if (!view) throw notFound();
     sendJson(ctx, 200, view);
   });
 
-  router.add('get', `${base}/results/:sessionId`, 'results', (ctx) => {
+  router.add('get', `${base}/results/:sessionId`, 'results', async (ctx) => {
     const id = sessionParam(ctx);
-    const session = service.get(id);
+    const session = await service.get(id);
     if (!session) throw notFound();
     const { status, progress } = session.state;
-    const results = status === 'completed' ? service.resultJson(id) : null;
+    const results = status === 'completed' ? await service.resultJson(id) : null;
     if (results === null) {
       sendJson(ctx, 409, {
         error: { code: 'not_ready', message: `Results are not available: the session is ${status}` },
@@ -143,17 +143,17 @@ export function registerV1(router: Router, service: VideoService, config: Config
     send(ctx, 200, `{"sessionId":${JSON.stringify(id)},"status":"completed","results":${results}}`, JSON_TYPE);
   });
 
-  router.add('post', `${base}/cancel/:sessionId`, 'cancel', (ctx) => {
+  router.add('post', `${base}/cancel/:sessionId`, 'cancel', async (ctx) => {
     const id = sessionParam(ctx);
-    const out = service.cancel(id);
+    const out = await service.cancel(id);
     if (!out.ok && out.reason === 'not_found') throw notFound();
     if (!out.ok) throw new HttpError(409, 'conflict', `The session is already ${out.session!.state.status}`);
     sendJson(ctx, 200, { sessionId: id, status: 'cancelled' });
   });
 
-  router.add('del', `${base}/cleanup/:sessionId`, 'cleanup', (ctx) => {
+  router.add('del', `${base}/cleanup/:sessionId`, 'cleanup', async (ctx) => {
     const id = sessionParam(ctx);
-    if (!service.cleanup(id)) throw notFound();
+    if (!(await service.cleanup(id))) throw notFound();
     sendJson(ctx, 200, { sessionId: id, message: 'Session cleaned up' });
   });
 }

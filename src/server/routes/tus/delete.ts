@@ -4,8 +4,8 @@ import type { Handler } from '../../router.js';
 import type { TusContext } from './context.js';
 
 export function deleteHandler(t: TusContext): Handler {
-  return (ctx) => {
-    t.uploads.terminate(ctx);
+  return async (ctx) => {
+    await t.uploads.terminate(ctx);
     send(ctx, 204, '', null, { headers: t.headers(ctx) });
   };
 }

@@ -4,8 +4,8 @@ import type { Handler } from '../../router.js';
 import type { TusContext } from './context.js';
 
 export function headHandler(t: TusContext): Handler {
-  return (ctx) => {
-    const found = t.uploads.lookup(ctx);
+  return async (ctx) => {
+    const found = await t.uploads.lookup(ctx);
     const session = found.kind === 'open' ? found.up.session : found.session;
     const length = session.meta.uploadLength!;
     const offset = found.kind === 'open' ? found.up.offset : length;

@@ -74,9 +74,9 @@ export function registerTus(router: Router, service: VideoService, config: Confi
 
   router.add('options', base, 'tus_options', tus(options, { preflight: true }), { auth: false });
   router.add('options', `${base}/:id`, 'tus_options', tus(options, { preflight: true }), { auth: false });
-  router.add('post', base, 'tus_create', tus(post), { auth: false });
+  router.add('post', base, 'tus_create', tus(post), { auth: false, body: true });
   router.add('head', `${base}/:id`, 'tus_head', tus(head), { auth: false });
-  router.add('patch', `${base}/:id`, 'tus_patch', tus(patch), { auth: false });
+  router.add('patch', `${base}/:id`, 'tus_patch', tus(patch), { auth: false, body: true });
   router.add('del', `${base}/:id`, 'tus_terminate', tus(del), { auth: false });
-  router.add('post', `${base}/:id`, 'tus_override', tus(override), { auth: false });
+  router.add('post', `${base}/:id`, 'tus_override', tus(override), { auth: false, body: true });
 }

@@ -9,7 +9,7 @@ import { OCTET, hasBody, intHeader, isOctetStream, parseChecksum } from './proto
 export function patchHandler(t: TusContext): Handler {
   const { service, uploads } = t;
   return async (ctx) => {
-    const found = uploads.lookup(ctx);
+    const found = await uploads.lookup(ctx);
     if (!isOctetStream(ctx)) throw new HttpError(415, 'unsupported_media_type', `PATCH bodies must be ${OCTET}`);
     const offset = intHeader(ctx, 'Upload-Offset');
     if (offset === null) throw new HttpError(400, 'bad_request', 'Upload-Offset is required');
@@ -25,18 +25,24 @@ export function patchHandler(t: TusContext): Handler {
     }
     const up = found.up;
     if (up.active) throw new HttpError(423, 'locked', 'Another request is writing to this upload; retry after a HEAD');
-    if (offset !== up.offset) {
-      throw new HttpError(409, 'offset_mismatch', `Upload-Offset ${offset} does not match the upload's offset ${up.offset}`, { 'Upload-Offset': String(up.offset) });
+    const lock = await uploads.lock(up);
+    try {
+      if (offset !== up.offset) {
+        throw new HttpError(409, 'offset_mismatch', `Upload-Offset ${offset} does not match the upload's offset ${up.offset}`, { 'Upload-Offset': String(up.offset) });
+      }
+      if (declared !== null && offset + declared > up.length) {
+        throw new HttpError(413, 'too_large', `The body goes past the declared Upload-Length of ${up.length} bytes`);
+      }
+      service.assertAccepting(); // draining: the client resumes at the next instance
+      await uploads.assertRoomToFinish(up, declared);
+    } catch (err) {
+      await lock.release();
+      throw err;
     }
-    if (declared !== null && offset + declared > up.length) {
-      throw new HttpError(413, 'too_large', `The body goes past the declared Upload-Length of ${up.length} bytes`);
-    }
-    service.assertAccepting(); // draining: the client resumes at the next instance
-    uploads.assertRoomToFinish(up, declared);
-    const { aborted } = await uploads.receive(ctx, up, checksum);
+    const { aborted } = await uploads.receive(ctx, up, checksum, lock);
     await uploads.afterWrite(up, offset);
     if (aborted) return;
-    if (service.get(up.session.id) !== up.session) throw new HttpError(410, 'gone', 'The upload was cancelled or deleted meanwhile');
+    if ((await service.get(up.session.id)) !== up.session) throw new HttpError(410, 'gone', 'The upload was cancelled or deleted meanwhile');
     send(ctx, 204, '', null, {
       headers: {
         ...t.headers(ctx),

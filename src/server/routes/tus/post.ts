@@ -32,9 +32,9 @@ export function postHandler(t: TusContext): Handler {
     const params = { ...service.validate(type, meta.params || undefined) };
     const filename = sanitizeFilename(meta.filename ?? meta.name);
     const declared = withBody && ctx.headers['content-length'] !== undefined ? intHeader(ctx, 'Content-Length') : null;
-    if (declared !== null && declared === length) service.assertRoom();
+    if (declared !== null && declared === length) await service.assertRoom();
     const webhook = service.webhookTarget(meta.webhook_url, publicBase(config, ctx));
-    const session = service.createUploading({ analysisType: type, params, filename, uploadLength: length, webhook });
+    const session = await service.createUploading({ analysisType: type, params, filename, uploadLength: length, webhook });
     const up = uploads.stateOf(session);
     let aborted = false;
     if (withBody) {
@@ -45,14 +45,14 @@ export function postHandler(t: TusContext): Handler {
         // The body was refused (checksum, size, disk, a queue that filled meanwhile): keep
         // nothing of this upload.
         uploads.forget(session.id);
-        service.cleanup(session.id);
+        await service.cleanup(session.id);
         throw err;
       }
     }
     if (aborted) {
       // The client never learned where its upload is: keep nothing (it creates a new one).
       uploads.forget(session.id);
-      service.cleanup(session.id);
+      await service.cleanup(session.id);
       return;
     }
     const offset = session.state.status === 'uploading' ? up.offset : length;

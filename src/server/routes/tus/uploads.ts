@@ -9,7 +9,7 @@
 // hits a disk error, keeps what reached the disk, so the client resumes at the offset HEAD
 // reports — except with Upload-Checksum, where a body that cannot be verified is discarded.
 import { createHash, type Hash } from 'node:crypto';
-import { QueueFullError, type VideoService } from '../../../streams/service.js';
+import { QueueFullError, type UploadLock, type VideoService } from '../../../streams/service.js';
 import type { Session } from '../../../streams/session.js';
 import { isSessionId } from '../../../streams/store.js';
 import type { Ctx } from '../../http.js';
@@ -26,6 +26,9 @@ export interface UploadState {
   active: { cancel(): void } | null;
   lastEventAt: number;
 }
+
+/** How often a request writing to an upload tells its lock it is alive. */
+const LOCK_REFRESH_MS = 1000;
 
 export type Lookup = { kind: 'open'; up: UploadState } | { kind: 'complete'; session: Session };
 
@@ -47,13 +50,15 @@ export class TusUploads {
   ) {}
 
   /** The upload of the path's id: 404 unknown or not a tus session, 410 expired, terminated or abandoned. */
-  lookup(ctx: Ctx): Lookup {
-    const session = this.session(ctx.params[0]);
+  async lookup(ctx: Ctx): Promise<Lookup> {
+    const session = await this.session(ctx.params[0]);
     if (session.state.status === 'uploading') {
       const up = this.stateOf(session);
+      // With several nodes on one DATA_DIR another node may have moved the offset since.
+      if (this.service.shared && !up.active) up.offset = this.service.uploadOffset(session);
       if (!up.active && Date.now() > this.expiresAt(session)) {
         this.forget(session.id, true);
-        this.service.cleanup(session.id);
+        await this.service.cleanup(session.id);
         throw new HttpError(410, 'gone', 'The upload expired');
       }
       return { kind: 'open', up };
@@ -63,11 +68,23 @@ export class TusUploads {
   }
 
   /** Terminates an upload: stops a request writing to it (answered 410) and deletes the session. */
-  terminate(ctx: Ctx): void {
-    const session = this.session(ctx.params[0]);
+  async terminate(ctx: Ctx): Promise<void> {
+    const session = await this.session(ctx.params[0]);
     this.open.get(session.id)?.active?.cancel();
     this.forget(session.id, true);
-    this.service.cleanup(session.id);
+    await this.service.cleanup(session.id); // a request writing on another node stops on the cancelled event
+  }
+
+  /** The upload's lock for one request (423 while another request holds it). */
+  async lock(up: UploadState): Promise<UploadLock> {
+    const lock = up.active ? null : await this.service.uploadLocks.acquire(up.session.id);
+    if (!lock) throw new HttpError(423, 'locked', 'Another request is writing to this upload; retry after a HEAD');
+    if (up.active) {
+      await lock.release(); // another request of this node took it meanwhile
+      throw new HttpError(423, 'locked', 'Another request is writing to this upload; retry after a HEAD');
+    }
+    if (this.service.shared) up.offset = this.service.uploadOffset(up.session); // where the last holder left it
+    return lock;
   }
 
   /**
@@ -104,8 +121,8 @@ export class TusUploads {
   }
 
   /** The queue must have room before the body that would complete an upload is read. */
-  assertRoomToFinish(up: UploadState, declared: number | null): void {
-    if (declared !== null && up.offset + declared === up.length) this.service.assertRoom();
+  async assertRoomToFinish(up: UploadState, declared: number | null): Promise<void> {
+    if (declared !== null && up.offset + declared === up.length) await this.service.assertRoom();
   }
 
   /**
@@ -114,7 +131,7 @@ export class TusUploads {
    * error to answer. If the client goes away, the bytes written so far count (unless a checksum
    * was asked for) and the promise resolves with `aborted`.
    */
-  receive(ctx: Ctx, up: UploadState, checksum: Checksum | null): Promise<{ aborted: boolean }> {
+  receive(ctx: Ctx, up: UploadState, checksum: Checksum | null, lock: UploadLock | null = null): Promise<{ aborted: boolean }> {
     const { service } = this;
     return new Promise((resolve, reject) => {
       const start = up.offset;
@@ -138,7 +155,8 @@ export class TusUploads {
           },
         );
       };
-      const done = (keep: boolean) => {
+      const done = async (keep: boolean) => {
+        clearInterval(refresher);
         up.active = null;
         if (keep) up.offset = start + writer.written;
         else {
@@ -149,7 +167,8 @@ export class TusUploads {
             this.forget(up.session.id); // the offset is read from the disk again next time
           }
         }
-        if (service.get(up.session.id) === up.session) this.emitProgress(up, up.offset, true);
+        await lock?.release().catch(() => {}); // a lock left behind goes stale and is taken over
+        if ((await service.get(up.session.id).catch(() => undefined)) === up.session) this.emitProgress(up, up.offset, true);
         if (failure) reject(failure);
         else resolve({ aborted });
       };
@@ -165,6 +184,18 @@ export class TusUploads {
         aborted = true;
         settle(!checksum);
       };
+      // A shared lock goes stale unless its holder says it is alive; one taken over stops this request.
+      const refresher = setInterval(() => {
+        void lock?.refresh().then(
+          (held) => {
+            if (held || settled) return;
+            failure = new HttpError(423, 'locked', 'Another request took over this upload; retry after a HEAD');
+            settle(!checksum);
+          },
+          () => {}, // the store is away: the lock is refreshed again at the next tick
+        );
+      }, LOCK_REFRESH_MS);
+      refresher.unref();
       writer.onError(() => settle(true));
 
       if (!hasBody(ctx)) {
@@ -201,7 +232,7 @@ export class TusUploads {
    * this request are dropped again and QueueFullError (503) goes to the client, which retries.
    */
   async afterWrite(up: UploadState, requestStart: number): Promise<void> {
-    if (up.offset < up.length || this.service.get(up.session.id) !== up.session) return;
+    if (up.offset < up.length || (await this.service.get(up.session.id)) !== up.session) return;
     this.open.delete(up.session.id);
     try {
       await this.service.finishUpload(up.session);
@@ -216,8 +247,8 @@ export class TusUploads {
   }
 
   /** The session of a tus upload id; 404 when unknown or not created by tus, 410 when it is gone. */
-  private session(id: string): Session {
-    const session = isSessionId(id) ? this.service.get(id) : undefined;
+  private async session(id: string): Promise<Session> {
+    const session = isSessionId(id) ? await this.service.get(id) : undefined;
     if (!session) {
       if (this.gone.has(id)) throw new HttpError(410, 'gone', 'The upload expired or was terminated');
       throw new HttpError(404, 'not_found', 'No such upload');
