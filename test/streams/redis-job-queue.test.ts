@@ -20,7 +20,7 @@ async function nodes(n: number, opts: Partial<RedisJobQueueOptions> = {}) {
     const conn = new RedisConnection({ url: redis.url, prefix });
     await conn.ready();
     const q = new RedisJobQueue(conn, { nodeId: `node${i}`, concurrency: 1, queueLimit: 10, jobLeaseMs: 15_000, ...opts });
-    open.push(q, conn);
+    open.push(conn, q); // closed in reverse: the queue first
     await q.listening;
     out.push({ conn, q });
   }
@@ -93,7 +93,7 @@ test('QUEUE_LIMIT is for the cluster: waiting jobs below the limit plus the free
   const conn = new RedisConnection({ url: redis.url, prefix: a.conn.prefix });
   await conn.ready();
   const w = new RedisJobQueue(conn, { nodeId: 'worker', concurrency: 2, queueLimit: 2, jobLeaseMs: 15_000 });
-  open.push(w, conn);
+  open.push(conn, w);
   await w.listening;
   await whenReady(w, async () => ((await a.q.hasRoom()) ? true : null));
   await a.q.enqueue('x4');
