@@ -6,7 +6,7 @@
 // over pub/sub; workers also look for expired leases every JOB_LEASE/4.
 import type { Redis } from 'ioredis';
 import { QueueFullError } from '../errors.js';
-import type { JobLease } from '../job-queue.js';
+import type { JobLease, JobQueue } from '../job-queue.js';
 import { guard, type RedisConnection, type ScriptFn } from './connection.js';
 
 export interface RedisJobQueueOptions {
@@ -157,7 +157,7 @@ else
 end
 return 1`;
 
-export class RedisJobQueue {
+export class RedisJobQueue implements JobQueue {
   private readonly leases = new Map<string, RedisJobLease>();
   private readonly cancelListeners: Array<(id: string) => void> = [];
   private readonly readyListeners: Array<() => void> = [];
