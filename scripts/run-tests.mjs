@@ -2,7 +2,10 @@
 // Runs every compiled uvu test file (dist/test/**/*.test.js) in its own Node process, so a
 // server, native threads or a crash in one file cannot affect another, then prints one
 // summary line "N passed, N failed, N skipped". Exit code is non-zero if any file failed.
-// Usage: npm test [-- pattern]   (pattern: substring of the test file path)
+// Usage: npm test [-- pattern] [--store=redis]   (pattern: substring of the test file path)
+// --store=redis runs the server and stream suites (tus included) with the sessions and the
+// queue on Redis (TEST_STORE=redis: each test file starts its own redis-server); a pattern
+// narrows them further.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -13,15 +16,28 @@ if (!existsSync(dir)) {
   console.error('dist/test not found: run `npm run build` first');
   process.exit(2);
 }
-const pattern = process.argv[2] ?? '';
+const args = process.argv.slice(2);
+const storeArg = args.find((a) => a.startsWith('--store='));
+const store = storeArg ? storeArg.slice('--store='.length) : 'journal';
+if (store !== 'journal' && store !== 'redis') {
+  console.error(`--store: expected journal or redis, got "${store}"`);
+  process.exit(2);
+}
+const pattern = args.find((a) => !a.startsWith('--')) ?? '';
+/** The suites that run against both stores. */
+const REDIS_SUITES = [join('dist', 'test', 'server') + '/', join('dist', 'test', 'streams') + '/'];
 const files = [];
 (function walk(d) {
   for (const name of readdirSync(d).sort()) {
     const p = join(d, name);
     if (statSync(p).isDirectory()) walk(p);
-    else if (name.endsWith('.test.js') && p.includes(pattern)) files.push(p);
+    else if (name.endsWith('.test.js') && p.includes(pattern)) {
+      if (store === 'redis' && !REDIS_SUITES.some((s) => relative(root, p).startsWith(s))) continue;
+      files.push(p);
+    }
   }
 })(dir);
+if (store === 'redis') console.log('# store: redis (TEST_STORE=redis)');
 
 let passed = 0, failed = 0, skipped = 0;
 const broken = [];
@@ -33,7 +49,7 @@ for (const file of files) {
     stdio: ['ignore', 'pipe', 'inherit'],
     encoding: 'utf8',
     timeout: 15 * 60_000,
-    env: { ...process.env, FORCE_COLOR: '0' },
+    env: { ...process.env, FORCE_COLOR: '0', TEST_STORE: store },
   });
   process.stdout.write(r.stdout ?? '');
   const num = (label) => Number((r.stdout ?? '').match(new RegExp(`${label}:\\s+(\\d+)`))?.[1] ?? 0);

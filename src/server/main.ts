@@ -23,6 +23,9 @@ try {
   exitWith(2, (err as Error).message);
 }
 const log = createLogger(config.logLevel);
+// Every promise the server leaves unawaited handles its own failure; one that does not is a bug,
+// logged rather than allowed to end a process that holds other clients' streams.
+process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection (a bug)'));
 const engine = createEngine({ modelDir: config.modelDir, maxTokens: config.modelMaxTokens, temperature: config.modelTemperature });
 let server: RunningServer;
 try {
@@ -36,8 +39,8 @@ try {
 // and the tests look for it.
 const startLog = config.logLevel === 'silent' ? log : log.child({}, { level: 'info' });
 startLog.info(
-  { host: config.host, port: server.port, engine: engine.info.name, model: engine.info.model, dataDir: config.dataDir, logLevel: config.logLevel },
-  `video analysis service listening on http://${config.host}:${server.port} (engine: ${engine.info.name}${engine.info.model ? ` ${engine.info.model}` : ''}, data: ${config.dataDir})`,
+  { host: config.host, port: server.port, engine: engine.info.name, model: engine.info.model, dataDir: config.dataDir, logLevel: config.logLevel, role: config.role, redis: !!config.redisUrl },
+  `video analysis service listening on http://${config.host}:${server.port} (engine: ${engine.info.name}${engine.info.model ? ` ${engine.info.model}` : ''}, data: ${config.dataDir}${config.redisUrl ? `, role: ${config.role}, sessions on Redis` : ''})`,
 );
 
 let stopping = false;

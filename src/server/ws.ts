@@ -68,11 +68,11 @@ export function registerWs(
       session = await service.get(sessionId);
     } catch (err) {
       const e = toHttpError(err);
-      if (!ws.getUserData().closed) ws.send(errorFrame(e.code, e.status === 500 ? 'Internal error' : e.message, sessionId));
+      if (!ws.getUserData().closed) ws.cork(() => ws.send(errorFrame(e.code, e.status === 500 ? 'Internal error' : e.message, sessionId)));
       return;
     }
     if (ws.getUserData().closed) return;
-    if (!session) return void ws.send(errorFrame('not_found', 'No such session', sessionId));
+    if (!session) return void ws.cork(() => ws.send(errorFrame('not_found', 'No such session', sessionId)));
     if (since !== undefined && since !== null && (typeof since !== 'number' || !Number.isInteger(since) || since < 0)) {
       return void ws.send(errorFrame('bad_request', '"since" must be a non-negative integer', sessionId));
     }

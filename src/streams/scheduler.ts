@@ -20,6 +20,11 @@ export interface SchedulerOptions {
   maxAttempts?: number;
   /** How long a silent runner keeps a job (JOB_LEASE): running leases are renewed every third of it. */
   leaseMs?: number;
+  /**
+   * Also look for jobs this often while a slot is free (a shared queue: a lease that ran out on
+   * another worker announces nothing, and a queue that could not be reached is tried again).
+   */
+  pollMs?: number;
   /** Where a session's results can be read (the `completed` event's `results_url`). */
   resultsUrl?: (sessionId: string) => string;
   /** Pictures made during the analysis, and the media links added to segments and results. */
@@ -46,6 +51,9 @@ export class Scheduler {
   /** Jobs taken from the queue and not running yet (their slot is held). */
   private starting = 0;
   private pumping = false;
+  private pollTimer: NodeJS.Timeout | null = null;
+  /** The last pump could not reach the queue. */
+  private queueAway = false;
   private pumpAgain = false;
   private readonly idleWaiters: Array<() => void> = [];
   private readonly log: Logger;
@@ -63,6 +71,12 @@ export class Scheduler {
     // Start on the next turn, so the caller answers while the session is still `pending`.
     queue.onReady(() => setImmediate(() => this.pump()));
     queue.onCancel((id) => this.stopRun(id));
+    if (opts.pollMs) {
+      this.pollTimer = setInterval(() => {
+        if (this.accepting && this.running.size + this.starting < this.opts.concurrency) this.pump();
+      }, opts.pollMs);
+      this.pollTimer.unref();
+    }
   }
 
   get active(): number {
@@ -125,6 +139,7 @@ export class Scheduler {
    */
   async shutdown(): Promise<Session[]> {
     this.accepting = false;
+    if (this.pollTimer) clearInterval(this.pollTimer);
     const stopped = [...this.running.values()];
     for (const run of stopped) this.stopRun(run.session.id);
     await Promise.all(stopped.map((run) => this.queue.release(run.lease).catch((err) => this.log.warn({ err, sessionId: run.session.id }, 'could not give the job back'))));
@@ -150,7 +165,14 @@ export class Scheduler {
     }
     this.pumping = true;
     void this.fill()
-      .catch((err) => this.log.warn({ err }, 'could not take jobs from the queue; trying again when one is queued or ends'))
+      .then(
+        () => (this.queueAway = false),
+        (err) => {
+          // once per outage: with polling this is tried again every pollMs
+          if (!this.queueAway) this.log.warn({ err }, 'could not take jobs from the queue; trying again');
+          this.queueAway = true;
+        },
+      )
       .finally(() => {
         this.pumping = false;
         if (this.pumpAgain) {

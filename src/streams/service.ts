@@ -82,6 +82,8 @@ export interface ServiceBackend {
   nodeId: string;
   /** Whether the shared store is reachable now. */
   connected(): boolean;
+  /** Closes the connections (after the service's shutdown closed the store and the queue). */
+  close(): Promise<void>;
 }
 
 /** A session reached a terminal state; runMs is how long it was processing (null if it never ran). */
@@ -180,7 +182,7 @@ export class VideoService {
     this.layout = new DataLayout(opts.dataDir, this.backend?.nodeId ?? null);
     this.uploads = new FileUploadStore(this.layout);
     this.store = this.backend?.store ?? new JournalSessionStore(this.layout);
-    this.store.onPersistFailure = (session, err) => void this.storageFailed(session, err);
+    this.store.onPersistFailure = (session, err) => void this.storageFailed(session, err).catch((e) => this.log.error({ err: e, sessionId: session.id }, 'could not stop the session after a storage failure'));
     this.queue = this.backend?.queue ?? new LocalJobQueue({ concurrency: opts.concurrency, queueLimit: opts.queueLimit });
     this.uploadLocks = this.backend?.uploadLocks ?? new LocalUploadLocks();
     this.clusterLock = this.backend?.clusterLock ?? new LocalClusterLock();
@@ -195,6 +197,7 @@ export class VideoService {
       concurrency: opts.concurrency,
       maxAttempts: opts.maxAttempts,
       leaseMs: opts.jobLeaseMs,
+      pollMs: this.backend ? Math.min(1000, (opts.jobLeaseMs ?? 15_000) / 3) : undefined,
       log: this.log,
       resultsUrl: opts.resultsUrl,
       media,

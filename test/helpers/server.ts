@@ -2,6 +2,7 @@
 // (`node dist/src/server/main.js`, for restart and signal tests). Always on 127.0.0.1 and a
 // free port, with its own temporary DATA_DIR.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { createEngine } from '../../src/engine/index.js';
 import { startServer, type RunningServer } from '../../src/server/app.js';
 import { loadConfig } from '../../src/server/config.js';
 import { installContractChecks } from './contract.js';
+import { startRedis, type TestRedis } from './redis.js';
 
 // Every server suite imports this file: its responses are checked against the API documents.
 installContractChecks();
@@ -28,10 +30,60 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** TEST_STORE=redis (`node scripts/run-tests.mjs --store=redis`): servers keep their sessions and queue in Redis. */
+export const TEST_STORE: 'journal' | 'redis' = process.env.TEST_STORE === 'redis' ? 'redis' : 'journal';
+
+/**
+ * Skips a test that is inherently about one process and its journal (DataDirLock, recovery from
+ * the files on disk) when the store is Redis, saying why. Returns true when skipped.
+ */
+export function journalOnly(reason: string): boolean {
+  if (TEST_STORE !== 'redis') return false;
+  console.log(`  (skipped with TEST_STORE=redis: ${reason})`);
+  return true;
+}
+
+let redis: Promise<TestRedis> | null = null;
+
+/** The test file's own redis-server (started on first use, stopped when the process exits). */
+export function testRedis(): Promise<TestRedis> {
+  redis ??= startRedis().then((r) => {
+    // it must not keep the test process alive, and must not outlive it
+    r.proc.unref();
+    (r.proc.stdout as unknown as { unref?: () => void } | null)?.unref?.();
+    (r.proc.stderr as unknown as { unref?: () => void } | null)?.unref?.();
+    process.once('exit', () => {
+      r.proc.kill('SIGKILL');
+      fs.rmSync(r.dir, { recursive: true, force: true });
+    });
+    return r;
+  });
+  return redis;
+}
+
+/**
+ * The Redis settings of a server on `dataDir` in redis mode (nothing in journal mode): servers on
+ * one DATA_DIR share one key prefix (a restart finds its sessions), servers on different ones
+ * never see each other's.
+ */
+export async function storeEnv(dataDir: string, env: Record<string, string> = {}): Promise<Record<string, string>> {
+  if (TEST_STORE !== 'redis' || env.REDIS_URL !== undefined) return {};
+  const r = await testRedis();
+  const prefix = `t${createHash('sha1').update(path.resolve(dataDir)).digest('hex').slice(0, 12)}:`;
+  return { REDIS_URL: r.url, REDIS_PREFIX: prefix };
+}
+
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = env.DATA_DIR ?? tempDir('vas-data-');
   // quiet unless asked for (TEST_LOG_LEVEL=debug): the test's stdout is the test report
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ...env, DATA_DIR: dataDir });
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...(await storeEnv(dataDir, env)),
+    ...env,
+    DATA_DIR: dataDir,
+  });
   const server = await startServer(config, createEngine({ modelDir: config.modelDir, maxTokens: config.modelMaxTokens }));
   const url = `http://127.0.0.1:${server.port}`;
   return { url, port: server.port, dataDir, server, close: () => server.close() };
@@ -51,8 +103,9 @@ export interface ChildServer {
  */
 export async function spawnServer(env: Record<string, string>, opts: { wrap?: string[] } = {}): Promise<ChildServer> {
   const argv = [...(opts.wrap ?? []), process.execPath, path.join(ROOT, 'dist/src/server/main.js')];
+  const store = env.DATA_DIR ? await storeEnv(env.DATA_DIR, env) : {};
   const proc = spawn(argv[0], argv.slice(1), {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...store, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeTestVideo } from '../helpers/media.js';
-import { getJson, isTerminalStatus, pollStatus, spawnServer, tempDir, upload, type ChildServer } from '../helpers/server.js';
+import { getJson, isTerminalStatus, journalOnly, pollStatus, spawnServer, tempDir, upload, type ChildServer } from '../helpers/server.js';
 
 let dir: string;
 let video: string;
@@ -37,6 +37,7 @@ async function startRefused(env: Record<string, string>): Promise<{ code: number
 }
 
 test('a second process on the same DATA_DIR exits at start, naming the holder; the first goes on unharmed', async () => {
+  if (journalOnly('with Redis the nodes of a cluster share DATA_DIR: there is no DATA_DIR lock')) return;
   const dataDir = tempDir('vas-data-');
   const a = await start({ DATA_DIR: dataDir });
   const up = await upload(`${a.url}/api/v1/video/upload`, video);
@@ -72,6 +73,7 @@ test('kill -9 frees DATA_DIR: the next process starts on it with every session',
 });
 
 test('DATA_DIR emptied under a running service: it takes its lock again, and a second process is still refused', async () => {
+  if (journalOnly('with Redis the nodes of a cluster share DATA_DIR: there is no DATA_DIR lock')) return;
   const dataDir = tempDir('vas-data-');
   const a = await start({ DATA_DIR: dataDir });
   fs.rmSync(dataDir, { recursive: true, force: true });
