@@ -107,6 +107,17 @@ test('QUEUE_LIMIT is for the cluster: waiting jobs below the limit plus the free
   assert.ok(await a.q.hasRoom());
 });
 
+test('Retry-After: the waiting jobs in waves of the cluster’s slots, each as long as the mean run measured anywhere', async () => {
+  const [a, b] = await nodes(2, { concurrency: 1 }); // two slots in the cluster
+  await a.q.enqueue('m');
+  await b.q.complete((await b.q.take())!, 4000);
+  assert.is(await a.q.retryAfterSeconds(), 4, 'nothing waiting: one wave');
+  for (const id of ['w1', 'w2', 'w3']) await b.q.enqueue(id);
+  assert.is(await a.q.retryAfterSeconds(), 8, '3 waiting + 1 in waves of 2 slots');
+  await a.q.complete((await a.q.take())!, 9000); // mean 0.8 * 4000 + 0.2 * 9000 = 5000
+  assert.is(await b.q.retryAfterSeconds(), 10);
+});
+
 test('a silent holder loses its job after JOB_LEASE; the other node takes it over, and the old lease is void', async () => {
   const [a, b] = await nodes(2, { jobLeaseMs: 400 });
   await a.q.enqueue('job');
