@@ -11,7 +11,7 @@ export interface RedisConnectionOptions {
 }
 
 /** Reconnect after 50 ms, doubling up to 2 s, for ever. */
-export const reconnectDelay = (attempt: number) => Math.min(2000, 50 * 2 ** Math.min(attempt, 6));
+const reconnectDelay = (attempt: number) => Math.min(2000, 50 * 2 ** Math.min(attempt, 6));
 
 const CLIENT_OPTIONS: RedisOptions = {
   enableOfflineQueue: false,
