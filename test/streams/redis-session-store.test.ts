@@ -119,6 +119,22 @@ test('a follower on node B sees node A’s events live, in order, to the termina
   assert.is(b.following, 0, 'an ended log is no longer read');
 });
 
+test('one reader on a node follows many sessions at once, each in its own order', async () => {
+  const [a, b] = await twoNodes();
+  const onA: Session[] = [];
+  const onB: Session[] = [];
+  for (let i = 0; i < 25; i++) {
+    onA.push(await a.create(spec(), 'processing'));
+    onB.push((await b.get(onA[i].id))!); // each one joins a read already blocked
+  }
+  assert.is(b.following, 25);
+  const writes: Array<Promise<unknown>> = [];
+  for (let k = 0; k < 8; k++) for (const s of onA) writes.push(s.append('segment', { index: k }));
+  await Promise.all(writes);
+  await Promise.all(onB.map((s) => reach(s, 9)));
+  for (let i = 0; i < onA.length; i++) assert.equal(onB[i].history(), onA[i].history());
+});
+
 test('replay from any seq, on the node that wrote and on one that loads the session later', async () => {
   const [a, b] = await twoNodes();
   const s = await a.create(spec(), 'processing');

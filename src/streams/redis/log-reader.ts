@@ -67,6 +67,8 @@ export class LogReader {
 
   private async run(): Promise<void> {
     while (!this.closed) {
+      // a log ended by this node's own write is not read again
+      for (const [id, s] of this.followed) if (s.ended) this.followed.delete(id);
       if (this.followed.size === 0) {
         await new Promise<void>((resolve) => (this.idle = resolve));
         continue;
