@@ -20,7 +20,7 @@ async function nodes(n: number, opts: Partial<RedisJobQueueOptions> = {}) {
     const conn = new RedisConnection({ url: redis.url, prefix });
     await conn.ready();
     const q = new RedisJobQueue(conn, { nodeId: `node${i}`, concurrency: 1, queueLimit: 10, jobLeaseMs: 15_000, ...opts });
-    open.push(q, conn);
+    open.push(conn, q); // closed in reverse: the queue first
     await q.listening;
     out.push({ conn, q });
   }
@@ -93,7 +93,7 @@ test('QUEUE_LIMIT is for the cluster: waiting jobs below the limit plus the free
   const conn = new RedisConnection({ url: redis.url, prefix: a.conn.prefix });
   await conn.ready();
   const w = new RedisJobQueue(conn, { nodeId: 'worker', concurrency: 2, queueLimit: 2, jobLeaseMs: 15_000 });
-  open.push(w, conn);
+  open.push(conn, w);
   await w.listening;
   await whenReady(w, async () => ((await a.q.hasRoom()) ? true : null));
   await a.q.enqueue('x4');
@@ -105,6 +105,17 @@ test('QUEUE_LIMIT is for the cluster: waiting jobs below the limit plus the free
   assert.not.ok(await a.q.hasRoom());
   await b.q.cancel('x3');
   assert.ok(await a.q.hasRoom());
+});
+
+test('Retry-After: the waiting jobs in waves of the cluster’s slots, each as long as the mean run measured anywhere', async () => {
+  const [a, b] = await nodes(2, { concurrency: 1 }); // two slots in the cluster
+  await a.q.enqueue('m');
+  await b.q.complete((await b.q.take())!, 4000);
+  assert.is(await a.q.retryAfterSeconds(), 4, 'nothing waiting: one wave');
+  for (const id of ['w1', 'w2', 'w3']) await b.q.enqueue(id);
+  assert.is(await a.q.retryAfterSeconds(), 8, '3 waiting + 1 in waves of 2 slots');
+  await a.q.complete((await a.q.take())!, 9000); // mean 0.8 * 4000 + 0.2 * 9000 = 5000
+  assert.is(await b.q.retryAfterSeconds(), 10);
 });
 
 test('a silent holder loses its job after JOB_LEASE; the other node takes it over, and the old lease is void', async () => {

@@ -11,7 +11,7 @@ export interface RedisConnectionOptions {
 }
 
 /** Reconnect after 50 ms, doubling up to 2 s, for ever. */
-export const reconnectDelay = (attempt: number) => Math.min(2000, 50 * 2 ** Math.min(attempt, 6));
+const reconnectDelay = (attempt: number) => Math.min(2000, 50 * 2 ** Math.min(attempt, 6));
 
 const CLIENT_OPTIONS: RedisOptions = {
   enableOfflineQueue: false,
@@ -91,7 +91,9 @@ export class RedisConnection {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([this.client, ...this.others].map((c) => c.quit().catch(() => c.disconnect())));
+    // the others may be blocked in a read or subscribed: nothing of theirs waits to be sent
+    for (const c of this.others) c.disconnect();
+    await this.client.quit().catch(() => this.client.disconnect());
     this.listeners.clear();
   }
 
