@@ -12,7 +12,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeTestVideo } from '../helpers/media.js';
-import { getJson, isTerminalStatus, pollStatus, spawnServer, tempDir, upload, type ChildServer } from '../helpers/server.js';
+import { getJson, incomingFiles, isTerminalStatus, pollStatus, spawnServer, tempDir, upload, type ChildServer } from '../helpers/server.js';
 
 let dir: string;
 let video: string;
@@ -86,7 +86,7 @@ function postMultipart(port: number, file: Buffer): Promise<{ status: number; bo
   });
 }
 
-const partFiles = (root: string) => fs.readdirSync(path.join(root, 'incoming')).filter((f) => f.endsWith('.part'));
+const partFiles = (root: string) => incomingFiles(root);
 
 test('disk full: multipart and tus uploads get 507 with their partial files removed, stored data stays', async () => {
   const root = tryMount(40);
