@@ -2,6 +2,8 @@
 import uWS from 'uWebSockets.js';
 import type { Engine } from '../engine/types.js';
 import { VideoService } from '../streams/service.js';
+import type { RecoveryReport } from '../streams/stores.js';
+import { openBackend } from './backend.js';
 import { makeAuth } from './auth.js';
 import { makeOriginPolicy } from './cors.js';
 import type { Config } from './config.js';
@@ -49,7 +51,13 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, engine: Engine, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+  // Redis (REDIS_URL) for the sessions, logs and queue of several nodes; else the journal of this process.
+  const backend = config.redisUrl ? await openBackend(config, log) : null;
   const service = new VideoService(engine, {
+    backend: backend ?? undefined,
+    role: config.role,
+    runJobs: config.role !== 'api',
+    jobLeaseMs: config.jobLeaseMs,
     dataDir: config.dataDir,
     concurrency: config.engineConcurrency,
     queueLimit: config.queueLimit,
@@ -67,7 +75,13 @@ export async function startServer(config: Config, engine: Engine, log: Logger = 
     resultsUrl: (id) => sessionLinks(id).results,
     mediaLinks: MEDIA_LINKS,
   });
-  const report = await service.start(); // takes DATA_DIR's lock: throws DataDirInUseError when another process has it
+  let report: RecoveryReport;
+  try {
+    report = await service.start(); // takes DATA_DIR's lock (journal mode): throws DataDirInUseError when another process has it
+  } catch (err) {
+    await backend?.close();
+    throw err;
+  }
   if (report.restored) {
     log.info(
       { restored: report.restored, requeued: report.requeue.length, resumed: report.resumed, uploadsOpen: report.uploading.length },
@@ -89,15 +103,18 @@ export async function startServer(config: Config, engine: Engine, log: Logger = 
   const originPolicy = makeOriginPolicy(config);
   const router = new Router(app, metrics, authorize, originPolicy, log);
   registerOps(router, service, metrics);
-  registerDocs(router);
-  registerV1(router, service, config);
-  registerMedia(router, service);
-  const sse = registerSse(router, service);
-  const ws = registerWs(app, service, authorize, originPolicy);
-  metrics.observe(service, { sse: sse.count, websocket: ws.count });
-  registerLegacy(router, service, config);
-  registerTus(router, service, config);
-  registerStatic(router);
+  // A worker runs analyses and serves only /health and /metrics.
+  const sse = config.role === 'worker' ? null : registerSse(router, service);
+  const ws = config.role === 'worker' ? null : registerWs(app, service, authorize, originPolicy);
+  metrics.observe(service, { sse: () => sse?.count() ?? 0, websocket: () => ws?.count() ?? 0 });
+  if (config.role !== 'worker') {
+    registerDocs(router);
+    registerV1(router, service, config);
+    registerMedia(router, service);
+    registerLegacy(router, service, config);
+    registerTus(router, service, config);
+    registerStatic(router);
+  }
   router.finish();
   router.add('any', '/*', 'not_found', () => {
     throw new HttpError(404, 'not_found', 'No such endpoint');
@@ -112,6 +129,7 @@ export async function startServer(config: Config, engine: Engine, log: Logger = 
   });
   if (!listenSocket) {
     await service.shutdown();
+    await backend?.close();
     (app as unknown as { close(): void }).close();
     throw new ListenError(config.host, config.port);
   }
@@ -122,8 +140,9 @@ export async function startServer(config: Config, engine: Engine, log: Logger = 
     if (closed) return;
     closed = true;
     uWS.us_listen_socket_close(listenSocket);
-    sse.close();
+    sse?.close();
     await service.shutdown();
+    await backend?.close();
     (app as unknown as { close(): void }).close(); // present at runtime, missing from this build's typings
     await engine.close();
   };

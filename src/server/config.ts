@@ -2,6 +2,7 @@
 // a bad value throws a ConfigError whose message names the variable and what it expected
 // (main.ts prints it as one line and exits with status 2).
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { parseHttpUrl } from '../streams/webhooks.js';
 
@@ -45,6 +46,10 @@ export interface Config {
   jobLeaseMs: number;
   /** Runs of one job (the first and its take-overs) before the session fails with `interrupted`. */
   maxAttempts: number;
+  /** Prefix of every Redis key (REDIS_PREFIX, default `vas:`): deployments (or tests) sharing one Redis keep apart. */
+  redisPrefix: string;
+  /** This node's name in the cluster (NODE_ID; default host name and pid): its job consumer and its incoming folder. */
+  nodeId: string;
 }
 
 export type Role = 'all' | 'api' | 'worker';
@@ -222,13 +227,21 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
-function clusterConfig(env: NodeJS.ProcessEnv): Pick<Config, 'redisUrl' | 'role' | 'jobLeaseMs' | 'maxAttempts'> {
+function clusterConfig(env: NodeJS.ProcessEnv): Pick<Config, 'redisUrl' | 'role' | 'jobLeaseMs' | 'maxAttempts' | 'redisPrefix' | 'nodeId'> {
   const redisUrl = parseRedisUrl(env.REDIS_URL);
   const role = parseRole(env.ROLE);
   // api and worker nodes share their sessions and queue through Redis: alone they could do nothing
   if (role !== 'all' && !redisUrl) throw new Error(`ROLE=${role} needs REDIS_URL (only ROLE=all runs without Redis)`);
-  // The Redis store and queue are being built (issue 10); until they land, say so rather than
-  // start a single process that ignores the setting.
-  if (redisUrl) throw new Error('REDIS_URL: cluster mode on Redis is not in this release yet; unset REDIS_URL and ROLE to run as one process');
-  return { redisUrl, role, jobLeaseMs: duration(env, 'JOB_LEASE', 15_000, 1000), maxAttempts: int(env, 'MAX_ATTEMPTS', 3, 1, 100) };
+  const redisPrefix = value(env, 'REDIS_PREFIX') ?? 'vas:';
+  if (!/^[\w:.-]{1,64}$/.test(redisPrefix)) throw new Error(`REDIS_PREFIX: expected up to 64 of A-Za-z0-9_:.-, got "${redisPrefix.slice(0, 80)}"`);
+  const nodeId = value(env, 'NODE_ID') ?? `${os.hostname()}-${process.pid}`.replace(/[^\w.-]/g, '_').slice(0, 64);
+  if (!/^[\w.-]{1,64}$/.test(nodeId)) throw new Error(`NODE_ID: expected up to 64 of A-Za-z0-9_.-, got "${nodeId.slice(0, 80)}"`);
+  return {
+    redisUrl,
+    role,
+    jobLeaseMs: duration(env, 'JOB_LEASE', 15_000, 1000),
+    maxAttempts: int(env, 'MAX_ATTEMPTS', 3, 1, 100),
+    redisPrefix,
+    nodeId,
+  };
 }

@@ -98,6 +98,8 @@ export function receiveMultipart(ctx: Ctx, opts: MultipartOptions): Promise<Mult
       (file ? file.upload.discard() : Promise.resolve()).then(() => reject(err));
     };
     ctx.onAbort = () => fail(new HttpError(400, 'aborted', 'Client went away'));
+    // gone while the handler waited before reading (a shared store's check)
+    if (ctx.aborted) return fail(new HttpError(400, 'aborted', 'Client went away'));
 
     bb.on('file', (name, stream, info) => {
       // busboy destroys the part's stream with its error (e.g. "Unexpected end of form").

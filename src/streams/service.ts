@@ -144,6 +144,11 @@ export interface StatusView {
 export type CancelOutcome = { ok: true; session: Session } | { ok: false; reason: 'not_found' | 'conflict'; session?: Session };
 
 
+type SharedCounts = { byStatus: Record<SessionStatus, number>; queued: number };
+
+/** How often /health and /metrics read the counts of a shared store at most. */
+const SHARED_COUNTS_MS = 1000;
+
 /** An open upload's Retry-After: nothing says when uploads in progress will finish. */
 const OPEN_UPLOADS_RETRY_SECONDS = 30;
 
@@ -172,6 +177,9 @@ export class VideoService {
   private readonly endListeners: SessionEndListener[] = [];
   /** Set by drain(): no new uploads. */
   private draining = false;
+  /** The last reading of the shared store's counts (sharedCounts). */
+  private counts: { at: number; value: SharedCounts | null } | null = null;
+  private countsLoading: Promise<void> | null = null;
 
   constructor(
     readonly engine: Engine,
@@ -255,6 +263,7 @@ export class VideoService {
       this.uploadProgress(s, this.uploads.offset(s.id), s.meta.uploadLength ?? null); // the last upload event may be older than the file
     }
     if (this.opts.runJobs !== false) this.scheduler.resume();
+    if (this.backend?.connected()) await this.refreshCounts();
     void this.sweep();
     // Every minute, or often enough for a short VIDEO_TTL to be kept to within a quarter of it.
     const every = Math.max(250, Math.min(60_000, (this.opts.videoTtlMs ?? Infinity) / 4));
@@ -281,9 +290,18 @@ export class VideoService {
     return this.draining;
   }
 
+  /**
+   * Throws RedisUnavailableError while the shared store is away: a write would wait for it (a
+   * worker's events outlast a Redis restart), but a client's request is answered 503 at once.
+   */
+  assertReachable(): void {
+    if (this.backend && !this.backend.connected()) throw new RedisUnavailableError();
+  }
+
   /** Throws ShuttingDownError while draining, QueueFullError when a new session could not be queued now. */
   async assertRoom(): Promise<void> {
     this.assertAccepting();
+    this.assertReachable();
     if (!(await this.queue.hasRoom())) throw new QueueFullError(await this.queue.retryAfterSeconds());
   }
 
@@ -442,6 +460,7 @@ export class VideoService {
 
   /** Idempotent for cancelled sessions; conflict for completed or failed ones. */
   async cancel(id: string): Promise<CancelOutcome> {
+    this.assertReachable();
     const s = await this.store.get(id);
     if (!s) return { ok: false, reason: 'not_found' };
     if (s.state.status === 'cancelled') return { ok: true, session: s };
@@ -454,6 +473,7 @@ export class VideoService {
 
   /** Stops any work, deletes files and forgets the session. */
   async cleanup(id: string): Promise<boolean> {
+    this.assertReachable();
     const s = await this.store.get(id);
     if (!s) return false;
     await this.scheduler.stop(s);
@@ -509,8 +529,34 @@ export class VideoService {
     };
   }
 
-  /** Sessions by status and the queue's depth; null when the shared store cannot be reached. */
-  private async sharedCounts(): Promise<{ byStatus: Record<SessionStatus, number>; queued: number } | null> {
+  /**
+   * Sessions by status and the queue's depth; null when the shared store cannot be reached. With
+   * a shared store they are read at most once a second and answered from the last reading (so
+   * /health and /metrics cost Redis nothing per probe, and answer without waiting on it: uWS
+   * closes a connection whose pipelined request arrives while an earlier answer is pending).
+   */
+  private async sharedCounts(): Promise<SharedCounts | null> {
+    if (!this.backend) return this.readCounts();
+    if (!this.backend.connected()) return null;
+    if (!this.counts || Date.now() - this.counts.at >= SHARED_COUNTS_MS) void this.refreshCounts();
+    return this.counts?.value ?? null;
+  }
+
+  /** Reads the shared counts again (one reading at a time); start() waits for the first. */
+  private refreshCounts(): Promise<void> {
+    this.countsLoading ??= this.readCounts()
+      .catch((err) => {
+        this.log.warn({ err }, 'could not read the shared counts');
+        return null;
+      })
+      .then((value) => {
+        this.counts = { at: Date.now(), value };
+        this.countsLoading = null;
+      });
+    return this.countsLoading;
+  }
+
+  private async readCounts(): Promise<SharedCounts | null> {
     try {
       const [byStatus, queued] = await Promise.all([this.store.count(), this.queue.depth()]);
       return { byStatus, queued };

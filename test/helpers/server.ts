@@ -22,6 +22,13 @@ export function tempDir(prefix = 'vas-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/** Upload files still being received (or left behind) under DATA_DIR/incoming, in every node's folder. */
+export function incomingFiles(dataDir: string): string[] {
+  const dir = path.join(dataDir, 'incoming');
+  if (!fs.existsSync(dir)) return [];
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.part'));
+}
+
 export interface TestServer {
   url: string;
   port: number;

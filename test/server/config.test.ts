@@ -13,12 +13,14 @@ test('defaults: no Redis, ROLE=all, 15 s lease, 3 attempts', () => {
   assert.is(c.maxAttempts, 3);
 });
 
-test('accepted values; REDIS_URL is refused until cluster mode lands', () => {
+test('accepted values: lease, attempts, REDIS_URL with any role', () => {
   const c = loadConfig({ JOB_LEASE: '2s', MAX_ATTEMPTS: '5' });
   assert.equal([c.jobLeaseMs, c.maxAttempts], [2000, 5]);
-  for (const env of [{ REDIS_URL: 'redis://10.0.0.5:6380/2', ROLE: 'worker' }, { REDIS_URL: 'rediss://user:pw@cache.example:6379' }]) {
-    assert.throws(() => loadConfig(env), /^REDIS_URL: cluster mode on Redis is not in this release yet/);
-  }
+  const w = loadConfig({ REDIS_URL: 'redis://10.0.0.5:6380/2', ROLE: 'worker' });
+  assert.equal([w.redisUrl, w.role], ['redis://10.0.0.5:6380/2', 'worker']);
+  const a = loadConfig({ REDIS_URL: 'rediss://user:pw@cache.example:6379', ROLE: 'api' });
+  assert.equal([a.redisUrl, a.role], ['rediss://user:pw@cache.example:6379', 'api']);
+  assert.is(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/0' }).role, 'all');
 });
 
 test('bad values are refused with one line naming the variable', () => {

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
 import { makeTestVideo } from '../helpers/media.js';
 import { closing, delay, filePart, multipartHead, rawRequest, textPart } from '../helpers/raw.js';
-import { getJson, isTerminalStatus, pollStatus, spawnServer, tempDir, upload, type ChildServer } from '../helpers/server.js';
+import { getJson, incomingFiles, isTerminalStatus, pollStatus, spawnServer, tempDir, upload, type ChildServer } from '../helpers/server.js';
 
 let srv: ChildServer;
 let dir: string;
@@ -45,12 +45,11 @@ async function assertServerWorks() {
 
 /** No half-received upload is left behind (they are removed asynchronously: wait a little). */
 async function assertNoPartFiles() {
-  const incoming = path.join(dataDir, 'incoming');
   for (let i = 0; i < 50; i++) {
-    if (fs.readdirSync(incoming).filter((f) => f.endsWith('.part')).length === 0) return;
+    if (incomingFiles(dataDir).length === 0) return;
     await new Promise((r) => setTimeout(r, 40));
   }
-  assert.unreachable(`left in incoming/: ${fs.readdirSync(incoming).join(', ')}`);
+  assert.unreachable(`left in incoming/: ${incomingFiles(dataDir).join(', ')}`);
 }
 
 const ROUTES: Array<[string, 'v1' | 'legacy']> = [

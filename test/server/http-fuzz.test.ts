@@ -26,7 +26,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeTestVideo } from '../helpers/media.js';
 import { mulberry32 } from '../helpers/prng.js';
-import { getJson, isTerminalStatus, pollStatus, spawnServer, tempDir, upload, type ChildServer } from '../helpers/server.js';
+import { getJson, incomingFiles, isTerminalStatus, pollStatus, spawnServer, tempDir, upload, type ChildServer } from '../helpers/server.js';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 const ROUNDS = Number(process.env.FUZZ_ROUNDS ?? 400);
@@ -1074,11 +1074,10 @@ test('after the rounds the same server still works: /health, a real upload analy
 });
 
 test('no temporary upload files left in DATA_DIR/incoming', async () => {
-  const incoming = path.join(dataDir, 'incoming');
   let left: string[] = [];
   // Removal after an abort is asynchronous; in-flight requests are over, give it a moment.
   for (let i = 0; i < 30; i++) {
-    left = fs.readdirSync(incoming).filter((f) => f.endsWith('.part'));
+    left = incomingFiles(dataDir);
     if (left.length === 0) break;
     await delay(100);
   }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeTestVideo } from '../helpers/media.js';
-import { getJson, isTerminalStatus, pollStatus, sharedMedia, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.js';
+import { getJson, incomingFiles, isTerminalStatus, pollStatus, sharedMedia, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
 let video: string;
@@ -133,7 +133,7 @@ test('413 too_large while streaming, and nothing left behind', async () => {
   assert.is(r.status, 413);
   assert.is(r.body.error.code, 'too_large');
   await new Promise((r) => setTimeout(r, 100));
-  assert.equal(fs.readdirSync(path.join(srv.dataDir, 'incoming')), [], 'no partial file');
+  assert.equal(incomingFiles(srv.dataDir), [], 'no partial file');
 });
 
 test('413 from Content-Length before reading the body', async () => {
@@ -205,7 +205,7 @@ test('a client that disconnects mid-upload leaves no session and no partial file
     }, 200);
   });
   await new Promise((r) => setTimeout(r, 200));
-  assert.equal(fs.readdirSync(path.join(srv.dataDir, 'incoming')), []);
+  assert.equal(incomingFiles(srv.dataDir), []);
   assert.is(fs.readdirSync(path.join(srv.dataDir, 'sessions')).length, before);
   assert.is((await getJson(`${srv.url}/health`)).status, 200, 'server still up');
 });

@@ -9,6 +9,7 @@ import { OCTET, hasBody, intHeader, isOctetStream, parseChecksum } from './proto
 export function patchHandler(t: TusContext): Handler {
   const { service, uploads } = t;
   return async (ctx) => {
+    service.assertReachable(); // its progress and its end are writes to the shared store
     const found = await uploads.lookup(ctx);
     if (!isOctetStream(ctx)) throw new HttpError(415, 'unsupported_media_type', `PATCH bodies must be ${OCTET}`);
     const offset = intHeader(ctx, 'Upload-Offset');

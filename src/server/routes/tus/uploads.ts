@@ -197,6 +197,12 @@ export class TusUploads {
       }, LOCK_REFRESH_MS);
       refresher.unref();
       writer.onError(() => settle(true));
+      if (ctx.aborted) {
+        // gone while the handler waited for the store or the lock
+        aborted = true;
+        settle(!checksum);
+        return;
+      }
 
       if (!hasBody(ctx)) {
         settle(true);
