@@ -60,7 +60,7 @@ export function registerWs(
 
   const subscribe = async (ws: uWS.WebSocket<SocketData>, sessionId: unknown, since: unknown) => {
     if (typeof sessionId !== 'string' || !isSessionId(sessionId)) {
-      ws.send(errorFrame('not_found', 'No such session', typeof sessionId === 'string' ? sessionId : undefined));
+      ws.cork(() => ws.send(errorFrame('not_found', 'No such session', typeof sessionId === 'string' ? sessionId : undefined)));
       return;
     }
     let session: Session | undefined;
@@ -74,11 +74,11 @@ export function registerWs(
     if (ws.getUserData().closed) return;
     if (!session) return void ws.cork(() => ws.send(errorFrame('not_found', 'No such session', sessionId)));
     if (since !== undefined && since !== null && (typeof since !== 'number' || !Number.isInteger(since) || since < 0)) {
-      return void ws.send(errorFrame('bad_request', '"since" must be a non-negative integer', sessionId));
+      return void ws.cork(() => ws.send(errorFrame('bad_request', '"since" must be a non-negative integer', sessionId)));
     }
     const data = ws.getUserData();
     if (!data.subscriptions.has(sessionId) && data.subscriptions.size >= maxSubs) {
-      return void ws.send(errorFrame('bad_request', `At most ${maxSubs} subscriptions per connection`, sessionId));
+      return void ws.cork(() => ws.send(errorFrame('bad_request', `At most ${maxSubs} subscriptions per connection`, sessionId)));
     }
     ensurePublisher(session);
     const topic = topicOf(sessionId);
@@ -92,6 +92,19 @@ export function registerWs(
     if (data.closed) return;
     data.subscriptions.add(sessionId);
     if (!session.terminal) ws.subscribe(topic);
+  };
+
+  const handle = async (ws: uWS.WebSocket<SocketData>, msg: { op?: unknown; sessionId?: unknown; since?: unknown } | null) => {
+    if (!msg) return void ws.cork(() => ws.send(errorFrame('bad_request', 'Messages must be JSON objects like {"op":"subscribe","sessionId":"…"}')));
+    if (msg.op === 'subscribe') return subscribe(ws, msg.sessionId, msg.since);
+    ws.cork(() => {
+      if (msg.op === 'unsubscribe') {
+        if (typeof msg.sessionId !== 'string') return void ws.send(errorFrame('bad_request', '"sessionId" is required'));
+        ws.getUserData().subscriptions.delete(msg.sessionId);
+        ws.unsubscribe(topicOf(msg.sessionId));
+      } else if (msg.op === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
+      else ws.send(errorFrame('bad_request', `Unknown op ${JSON.stringify(msg.op ?? null)}; use "subscribe" or "unsubscribe"`));
+    });
   };
 
   app.ws<SocketData>('/api/v1/video/ws', {
@@ -130,29 +143,18 @@ export function registerWs(
       sockets++;
     },
     message: (ws, message, isBinary) => {
-      let msg: { op?: unknown; sessionId?: unknown; since?: unknown };
+      // Read now (uWS reuses the buffer); handled after the socket's earlier messages, whose
+      // lookups may still wait for the store: answers keep the order of the messages.
+      let msg: { op?: unknown; sessionId?: unknown; since?: unknown } | null = null;
       try {
         if (isBinary) throw new Error('binary');
         msg = JSON.parse(Buffer.from(message).toString('utf8'));
         if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) throw new Error('not an object');
       } catch {
-        ws.send(errorFrame('bad_request', 'Messages must be JSON objects like {"op":"subscribe","sessionId":"…"}'));
-        return;
+        msg = null;
       }
       const data = ws.getUserData();
-      if (msg.op === 'subscribe') {
-        const { sessionId, since } = msg;
-        data.chain = data.chain.then(() => subscribe(ws, sessionId, since)).catch(() => {});
-      } else if (msg.op === 'unsubscribe') {
-        if (typeof msg.sessionId !== 'string') return void ws.send(errorFrame('bad_request', '"sessionId" is required'));
-        const sessionId = msg.sessionId;
-        data.chain = data.chain.then(() => {
-          if (data.closed) return;
-          data.subscriptions.delete(sessionId);
-          ws.unsubscribe(topicOf(sessionId));
-        });
-      } else if (msg.op === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
-      else ws.send(errorFrame('bad_request', `Unknown op ${JSON.stringify(msg.op ?? null)}; use "subscribe" or "unsubscribe"`));
+      data.chain = data.chain.then(() => (data.closed ? undefined : handle(ws, msg))).catch(() => {});
     },
     close: (ws) => {
       sockets--;

@@ -263,6 +263,7 @@ export class VideoService {
       this.uploadProgress(s, this.uploads.offset(s.id), s.meta.uploadLength ?? null); // the last upload event may be older than the file
     }
     if (this.opts.runJobs !== false) this.scheduler.resume();
+    if (this.backend?.connected()) await this.refreshCounts();
     void this.sweep();
     // Every minute, or often enough for a short VIDEO_TTL to be kept to within a quarter of it.
     const every = Math.max(250, Math.min(60_000, (this.opts.videoTtlMs ?? Infinity) / 4));
@@ -537,20 +538,22 @@ export class VideoService {
   private async sharedCounts(): Promise<SharedCounts | null> {
     if (!this.backend) return this.readCounts();
     if (!this.backend.connected()) return null;
-    const last = this.counts;
-    if (!last || Date.now() - last.at >= SHARED_COUNTS_MS) {
-      this.countsLoading ??= this.readCounts()
-        .catch((err) => {
-          this.log.warn({ err }, 'could not read the shared counts');
-          return null;
-        })
-        .then((value) => {
-          this.counts = { at: Date.now(), value };
-          this.countsLoading = null;
-        });
-      if (!last) await this.countsLoading;
-    }
+    if (!this.counts || Date.now() - this.counts.at >= SHARED_COUNTS_MS) void this.refreshCounts();
     return this.counts?.value ?? null;
+  }
+
+  /** Reads the shared counts again (one reading at a time); start() waits for the first. */
+  private refreshCounts(): Promise<void> {
+    this.countsLoading ??= this.readCounts()
+      .catch((err) => {
+        this.log.warn({ err }, 'could not read the shared counts');
+        return null;
+      })
+      .then((value) => {
+        this.counts = { at: Date.now(), value };
+        this.countsLoading = null;
+      });
+    return this.countsLoading;
   }
 
   private async readCounts(): Promise<SharedCounts | null> {

@@ -124,10 +124,13 @@ it('kill -9 an API node under 200 followers (SSE and WebSocket through the balan
       // events while the doomed node's followers are reconnecting
       await patch(Math.floor(bytes.length / 4));
       await patch(bytes.length - offset);
+      let timer: NodeJS.Timeout | undefined;
       const logs = await Promise.race([
         Promise.all(followers.map((f) => f.done)),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`followers not done: ${followers.filter((f) => !f.events.some((e) => e.type === 'completed')).length}`)), 90_000)),
-      ]);
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`followers not done: ${followers.filter((f) => !f.events.some((e) => e.type === 'completed')).length}`)), 90_000);
+        }),
+      ]).finally(() => clearTimeout(timer));
       const reference: LogEvent[] = await followSse(survivor.url, id).done;
       assert.is(gapsAndDuplicates(reference), '');
       assert.is(reference.at(-1)!.type, 'completed');

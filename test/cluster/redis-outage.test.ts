@@ -1,7 +1,9 @@
 // Redis stopped and started again mid-job (AOF everysec, so what it had survives a clean stop),
 // with real processes: while it is away the API nodes answer 503 unavailable with Retry-After on
 // routes that need it and /health says degraded, no node exits; once it is back the service
-// resumes by itself and the job completes with a gapless log, each segment once.
+// resumes by itself and the job completes with a gapless log, each segment once. A worker whose
+// engine finishes while Redis is away reports the job's events and results when it is back
+// (within JOB_LEASE, the time a write waits for Redis).
 import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -23,7 +25,7 @@ test.before(async () => {
     dir = tempDir('vas-cluster-media-');
     long = await makeTestVideo(dir, { seconds: 90, width: 640, height: 360, name: 'long.mp4' });
     short = await makeTestVideo(dir, { seconds: 4, width: 320, height: 240, name: 'short.mp4' });
-    cluster = await startCluster({ api: 2, workers: 2, appendonly: 'everysec', env: { ENGINE_CONCURRENCY: '1', JOB_LEASE: '3s' } });
+    cluster = await startCluster({ api: 2, workers: 2, appendonly: 'everysec', env: { ENGINE_CONCURRENCY: '1', JOB_LEASE: '10s' } });
   } catch (err) {
     console.error(err); // uvu does not print a failing hook's error
     throw err;
@@ -85,6 +87,56 @@ it('Redis stopped mid-job: 503 unavailable + Retry-After and /health degraded me
     assert.is(after.status, 202, JSON.stringify(after.body));
     assert.is((await pollStatus(a.url, after.body.sessionId, isTerminalStatus)).status, 'completed');
     for (const n of cluster.nodes) assert.ok(n.alive(), `${n.name} is still running`);
+  } catch (err) {
+    (err as Error).message += `\n${clusterOutput(cluster)}`;
+    throw err;
+  }
+});
+
+/** CPU seconds a process used so far (utime + stime). */
+function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+it('the engine finishes while Redis is away: the events and results land when it is back, the session completes', async () => {
+  try {
+    const [a, b] = cluster.api;
+    const up = await upload(`${a.url}/api/v1/video/upload`, long, { params: JSON.stringify({ segment_duration: 2 }) });
+    assert.is(up.status, 202);
+    const id = up.body.sessionId as string;
+    const sse = followSse(b.url, id);
+    const worker = await busyWorker(cluster);
+    await pollStatus(a.url, id, (s) => s.status === 'processing' && s.segments.completed > 0);
+    const redis = cluster.redis;
+    redis.proc.kill('SIGTERM');
+    await new Promise((r) => redis.proc.once('exit', r));
+    // the engine is done when the worker's process stops using CPU (its decoding threads count)
+    const pid = worker.proc!.pid!;
+    let last = cpuSeconds(pid);
+    let quiet = 0;
+    await waitFor(
+      async () => {
+        await new Promise((r) => setTimeout(r, 200));
+        const now = cpuSeconds(pid);
+        quiet = now - last < 0.02 ? quiet + 1 : 0;
+        last = now;
+        return quiet >= 3;
+      },
+      8000,
+      `${worker.name} to finish the analysis`,
+    );
+    assert.is((await worker.health()).body.redis?.connected, false, 'Redis is still away when the engine is done');
+    await redis.restart();
+    const st = await pollStatus(a.url, id, isTerminalStatus, 60_000);
+    assert.is(st.status, 'completed', JSON.stringify(st));
+    const log = await sse.done;
+    assert.is(gapsAndDuplicates(log), '');
+    assert.is(log.filter((e) => e.type === 'segment').length, 45, 'every segment once');
+    const results = await getJson(`${b.url}/api/v1/video/results/${id}`);
+    assert.is(results.status, 200);
+    assert.is(results.body.results.total_segments_analyzed, 45);
   } catch (err) {
     (err as Error).message += `\n${clusterOutput(cluster)}`;
     throw err;

@@ -4,12 +4,13 @@
 // port across kill -9 and restart, so a load balancer in front of them keeps its backend list.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startRedis, type TestRedis } from './redis.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const tempDir = (prefix: string) => fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', prefix));
+const tempDir = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 /** What a node's output keeps (the tail), enough for a failure's diagnosis. */
 const OUTPUT_KEEP = 256 * 1024;
 

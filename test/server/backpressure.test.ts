@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
 import { suspendContractChecks } from '../helpers/contract.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { TEST_STORE, startTestServer, type TestServer } from '../helpers/server.js';
 
 // This suite measures the server's memory in its own process and appends synthetic events (with
 // padding no real event has): the API-document checks would distort the one and refuse the other.
@@ -28,7 +28,7 @@ async function newSession() {
 
 async function pump(session: Awaited<ReturnType<typeof newSession>>) {
   for (let i = 0; i < EVENTS; i++) {
-    session.append('upload', { receivedBytes: i, totalBytes: EVENTS, pad: payload });
+    await session.append('upload', { receivedBytes: i, totalBytes: EVENTS, pad: payload }); // one at a time: with Redis, no pile of commands in flight
     if (i % 8 === 0) await new Promise((r) => setTimeout(r, 2)); // ~64 KiB bursts: fast, but a reading client keeps up
   }
   await session.transition('cancelled');
@@ -64,7 +64,10 @@ test('SSE: a stalled reader is dropped while a live reader gets every event', as
   stalled.resume();
   await new Promise((r) => setTimeout(r, 200));
   assert.ok(stalledClosed, 'the stalled connection was dropped');
-  assert.ok(grew < 24 * 1024 * 1024, `server memory grew by ${(grew / 1048576).toFixed(1)} MiB for ~32 MiB of events`);
+  // With Redis each event comes back from the log as its own copy (here they share one padding
+  // string), so the session's log alone grows by the ~32 MiB: the bound is about the transports.
+  const ownLog = TEST_STORE === 'redis' ? EVENTS * payload.length : 0;
+  assert.ok(grew - ownLog < 24 * 1024 * 1024, `server memory grew by ${(grew / 1048576).toFixed(1)} MiB for ~32 MiB of events`);
 });
 
 test('WebSocket: a socket that stops reading is closed, others keep receiving', async () => {

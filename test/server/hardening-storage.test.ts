@@ -12,7 +12,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeTestVideo } from '../helpers/media.js';
-import { getJson, incomingFiles, isTerminalStatus, pollStatus, spawnServer, tempDir, upload, type ChildServer } from '../helpers/server.js';
+import { TEST_STORE, getJson, incomingFiles, isTerminalStatus, pollStatus, spawnServer, tempDir, upload, type ChildServer } from '../helpers/server.js';
 
 let dir: string;
 let video: string;
@@ -172,7 +172,8 @@ test('disk full under a tus upload: every retry gets 507, the upload survives, a
       else assert.is(r.status, 204, await r.text());
     }
     assert.ok(refused > 0, 'the full disk was noticed');
-    assert.match(srv.output(), /Could not record the session event: the disk is full/, 'the journal itself hit the full disk');
+    // (with Redis the events are not written to DATA_DIR)
+    if (TEST_STORE === 'journal') assert.match(srv.output(), /Could not record the session event: the disk is full/, 'the journal itself hit the full disk');
     assert.is((await getJson(`${srv.url}/api/v1/video/status/${id}`)).body.status, 'uploading', 'the upload is not given up');
 
     fs.rmSync(filler);
