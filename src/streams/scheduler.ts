@@ -4,6 +4,7 @@
 import type { Subscription } from 'rxjs';
 import type { AnalysisJob, AnalysisRequest, AnalysisResult, Engine, EngineEvent, HighlightSegment, MediaOutput, WorkoutSegment } from '../engine/types.js';
 import { EngineError } from '../engine/types.js';
+import { RedisUnavailableError } from './errors.js';
 import type { JobLease, JobQueue } from './job-queue.js';
 import { silentLogger, type Logger } from './log.js';
 import type { Session } from './session.js';
@@ -221,7 +222,14 @@ export class Scheduler {
     const startedAt = Date.now();
     const media = this.opts.media;
     const link = media ? (seg: HighlightSegment | WorkoutSegment) => media.linkSegment(session.id, seg) : null;
-    const write = (p: Promise<unknown>) => p.catch((err) => this.log.warn({ err, sessionId: session.id }, 'an engine event could not be stored'));
+    const write = (p: Promise<unknown>) =>
+      p.catch((err) => {
+        this.log.warn({ err, sessionId: session.id }, 'an engine event could not be stored');
+        // The shared store stayed away for a whole lease: the log now lacks this event, and the
+        // lease ran out (another worker may take the job). Stop this run without completing it,
+        // so the take-over after the lease runs what is not in the log.
+        if (err instanceof RedisUnavailableError && this.running.get(session.id)?.lease === lease) this.stopRun(session.id);
+      });
     const sub = job.events.subscribe({ next: progressWriter(session, this.progressIntervalMs, loggedSegments(session), link, write), error: () => {} });
     const renewTimer = setInterval(() => void this.renew(session.id, lease), Math.max(100, (this.opts.leaseMs ?? 15_000) / 3));
     renewTimer.unref();
