@@ -10,36 +10,15 @@
 // a follower is dropped or the producer cannot keep the rate (or falls from the first rate
 // until a step passes); the figure is the highest deliveries per second of a step that passed.
 import http from 'node:http';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Server as SocketIoServer } from 'socket.io';
+import { paced } from './child/proto.js';
+import { Followers, P99_LIMIT_MS, rampUp, type Produce, type Ramp, type StepResult } from './followers.js';
 import type { BenchOptions, Row } from './report.js';
-import { BENCH_DIST, nowMs, sleep, startBenchServer, startChild, stopChild, type Child } from './util.js';
+import { nowMs, sleep, startBenchServer } from './util.js';
 
-const P99_LIMIT_MS = 50;
 const FOLLOWER_PROCESSES = 2;
 const WS = 1000;
 const SSE = 200;
-
-interface StepResult {
-  rate: number;
-  events: number;
-  /** From the first event sent to the last. */
-  spanS: number;
-  delivered: number;
-  lost: number;
-  dropped: number;
-  p50: number;
-  p99: number;
-  max: number;
-  /** CPU of this process (server and producer) and of the follower processes, per wall second. */
-  serverCores: number;
-  followerCores: number;
-  /** CPU seconds over the step (its grace period included). */
-  serverCpuS: number;
-  followerCpuS: number;
-  failed: string | null;
-}
 
 interface Target {
   /** Sends event i of `step`; the event carries sentAt and step. */
@@ -49,106 +28,15 @@ interface Target {
   close(): Promise<void>;
 }
 
-/** Sends `rate` events a second for `seconds` on a fixed schedule (late ones at once). */
-async function paced(rate: number, seconds: number, produce: (i: number) => void): Promise<{ n: number; spanS: number }> {
-  const n = Math.max(1, Math.round(rate * seconds));
-  const t0 = nowMs();
-  let i = 0;
-  while (i < n) {
-    const due = Math.min(n, Math.floor(((nowMs() - t0) * rate) / 1000) + 1);
-    while (i < due) produce(i++);
-    if (i < n) await sleep(Math.max(0, t0 + (i * 1000) / rate - nowMs()));
-  }
-  return { n, spanS: (nowMs() - t0) / 1000 };
-}
-
-function cpuSeconds(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
-}
-
-function percentileOf(hist: Map<number, number>, total: number, p: number, binMs: number): number {
-  if (total === 0) return NaN;
-  const want = Math.ceil((p / 100) * total);
-  let seen = 0;
-  for (const [bin, count] of [...hist].sort((a, b) => a[0] - b[0])) {
-    seen += count;
-    if (seen >= want) return (bin + 1) * binMs;
-  }
-  return NaN;
-}
-
-class Followers {
-  private dropped = 0;
-  private constructor(private readonly children: Child[]) {}
-
-  static async start(spec: Target['spec']): Promise<Followers> {
-    const children: Child[] = [];
-    for (let k = 0; k < FOLLOWER_PROCESSES; k++) {
-      const c = startChild(join(BENCH_DIST, 'child', 'subscribers.js'), [
-        JSON.stringify({ ...spec, ws: spec.mode === 'native' ? WS / FOLLOWER_PROCESSES : (WS + SSE) / FOLLOWER_PROCESSES, sse: spec.mode === 'native' ? SSE / FOLLOWER_PROCESSES : 0 }),
-      ]);
-      children.push(c);
-      await c.message('READY', 120_000);
-    }
-    return new Followers(children);
-  }
-
-  cpu(): number {
-    return this.children.reduce((s, c) => s + cpuSeconds(c.proc.pid!), 0);
-  }
-
-  /** One load step: `rate` events/s for `seconds`, then the followers' figures for it. */
-  async step(target: Target, step: number, rate: number, seconds: number, graceMs: number): Promise<StepResult> {
-    const s0 = process.cpuUsage();
-    const f0 = this.cpu();
-    const t0 = performance.now();
-    const { n, spanS } = await paced(rate, seconds, (i) => target.produce(i, step));
-    await sleep(graceMs);
-    const wall = (performance.now() - t0) / 1000;
-    const s = process.cpuUsage(s0);
-    const followerCpuS = this.cpu() - f0;
-    const serverCpuS = (s.user + s.system) / 1e6;
-    for (const c of this.children) c.send(`STEP ${step} ${n}`);
-    const results = await Promise.all(this.children.map((c) => c.message('RESULT', 60_000)));
-    const hist = new Map<number, number>();
-    let delivered = 0;
-    let lost = 0;
-    let closed = 0;
-    for (const r of results) {
-      delivered += r.delivered;
-      lost += r.lost;
-      closed += r.closedEarly;
-      for (const [b, c] of r.hist as [number, number][]) hist.set(b, (hist.get(b) ?? 0) + c);
-    }
-    const binMs: number = results[0].binMs;
-    const dropped = closed - this.dropped;
-    this.dropped = closed;
-    const p99 = percentileOf(hist, delivered, 99, binMs);
-    const behind = spanS > seconds * 1.05 + 0.05;
-    const failed =
-      lost > 0 ? `${lost} deliveries lost` : dropped > 0 ? `${dropped} followers dropped` : behind ? `the producer fell behind (${(n / spanS).toFixed(0)} of ${rate} events/s)` : p99 > P99_LIMIT_MS ? `p99 ${p99.toFixed(0)} ms` : null;
-    return {
-      rate, events: n, spanS, delivered, lost, dropped, p99, failed,
-      p50: percentileOf(hist, delivered, 50, binMs),
-      max: Math.max(...[...hist.keys()].map((b) => (b + 1) * binMs)),
-      serverCores: serverCpuS / wall,
-      followerCores: followerCpuS / wall,
-      serverCpuS,
-      followerCpuS,
-    };
-  }
-
-  async stop(): Promise<void> {
-    for (const c of this.children) c.send('END');
-    for (const c of this.children) await stopChild(c);
-  }
-}
+/** The server and the producer run in this process. */
+const ownCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 interface Plan {
   fixed: { rate: number; seconds: number } | null;
-  ramp: { from: number; factor: number; seconds: number; graceMs: number; maxRate: number };
+  ramp: Ramp;
 }
 
 interface SideResult {
@@ -159,31 +47,16 @@ interface SideResult {
 }
 
 async function drive(target: Target, plan: Plan, log: (l: string) => void, name: string): Promise<SideResult> {
-  const followers = await Followers.start(target.spec);
+  const n = FOLLOWER_PROCESSES;
+  const native = target.spec.mode === 'native';
+  const followers = await Followers.start(
+    Array.from({ length: n }, () => ({ ...target.spec, ws: native ? WS / n : (WS + SSE) / n, sse: native ? SSE / n : 0 })),
+  );
+  const produce: Produce = (step, rate, seconds) => paced(rate, seconds, (i) => target.produce(i, step));
   try {
     await sleep(500);
-    let step = 0;
-    const fixed = plan.fixed ? await followers.step(target, step++, plan.fixed.rate, plan.fixed.seconds, 2000) : null;
-    let best: StepResult | null = null;
-    let failedAt: StepResult | null = null;
-    // Up from `from` while steps pass; when the first step already fails, down until one passes.
-    let down = false;
-    for (let rate = plan.ramp.from; rate >= 1 && rate <= plan.ramp.maxRate; rate = Math.round((down ? rate / plan.ramp.factor : rate * plan.ramp.factor) * 10) / 10) {
-      const r = await followers.step(target, step++, rate, plan.ramp.seconds, plan.ramp.graceMs);
-      log(
-        `${name} ${rate} events/s: ${(r.delivered / r.spanS).toFixed(0)} deliveries/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ` +
-          `server ${r.serverCores.toFixed(2)} cores, followers ${r.followerCores.toFixed(2)}${r.failed ? ` — ${r.failed}` : ''}`,
-      );
-      if (r.failed) {
-        failedAt ??= r;
-        if (best) break;
-        down = true;
-      } else {
-        best = r;
-        if (down) break;
-      }
-      await sleep(300);
-    }
+    const fixed = plan.fixed ? await followers.step(produce, ownCpu, 0, plan.fixed.rate, plan.fixed.seconds, 2000) : null;
+    const { best, failedAt } = await rampUp(followers, produce, ownCpu, plan.ramp, 1, (l) => log(`${name} ${l}`));
     target.finish();
     return { fixed, best, failedAt };
   } finally {

@@ -5,7 +5,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 
 export interface Row {
-  /** Benchmark group: reads, fanout, ingest, engine, cancel, smolvlm. */
+  /** Benchmark group: reads, fanout, cluster, redis-cost, ingest, engine, cancel, media, smolvlm. */
   bench: string;
   /** What is measured, e.g. "GET status req/s (c=50)". */
   metric: string;

@@ -17,6 +17,8 @@ type BenchFn = (opts: BenchOptions) => Promise<Row[]>;
 const BENCHES: Record<string, () => Promise<BenchFn>> = {
   reads: async () => (await import('./reads.js')).run,
   fanout: async () => (await import('./fanout.js')).run,
+  cluster: async () => (await import('./cluster.js')).run,
+  'redis-cost': async () => (await import('./redis-cost.js')).run,
   ingest: async () => (await import('./ingest.js')).run,
   engine: async () => (await import('./engine.js')).run,
   cancel: async () => (await import('./cancel.js')).run,

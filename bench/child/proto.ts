@@ -33,3 +33,16 @@ export function onParentLine(fn: (line: string) => void): void {
     }
   });
 }
+
+/** Sends `rate` events a second for `seconds` on a fixed schedule (late ones at once). */
+export async function paced(rate: number, seconds: number, produce: (i: number) => void): Promise<{ n: number; spanS: number }> {
+  const n = Math.max(1, Math.round(rate * seconds));
+  const t0 = nowMs();
+  let i = 0;
+  while (i < n) {
+    const due = Math.min(n, Math.floor(((nowMs() - t0) * rate) / 1000) + 1);
+    while (i < due) produce(i++);
+    if (i < n) await new Promise((r) => setTimeout(r, Math.max(0, t0 + (i * 1000) / rate - nowMs())));
+  }
+  return { n, spanS: (nowMs() - t0) / 1000 };
+}

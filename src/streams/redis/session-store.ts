@@ -10,6 +10,7 @@
 import { nanoid } from 'nanoid';
 import type { Redis } from 'ioredis';
 import type { SessionEvent, SessionMeta, SessionStatus } from '../events.js';
+import { RedisUnavailableError } from '../errors.js';
 import { Journal } from '../journal.js';
 import { DataLayout } from '../layout.js';
 import type { Session } from '../session.js';
@@ -60,6 +61,7 @@ export class RedisSessionStore implements SessionStore {
   private readonly subscriber: Redis;
   private readonly removedChannel: string;
   private readonly cachedEnded: number;
+  private readonly retryWindowMs: number;
   /** Resolves once this node hears of sessions removed elsewhere. */
   readonly listening: Promise<void>;
   onPersistFailure: SessionStore['onPersistFailure'] = () => {};
@@ -70,6 +72,7 @@ export class RedisSessionStore implements SessionStore {
   ) {
     this.files = new Journal(new DataLayout(opts.dataDir));
     this.cachedEnded = opts.cachedEnded ?? 1000;
+    this.retryWindowMs = opts.retryWindowMs;
     this.link = {
       conn,
       append: conn.script('vasSessionAppend', 4 + STATUSES.length, APPEND_LUA),
@@ -171,8 +174,21 @@ export class RedisSessionStore implements SessionStore {
     return existed;
   }
 
+  /** Waits for Redis up to retryWindowMs as the sessions' writes do: a run that ended while Redis was away still stores its result (SET: sending it again is harmless). */
   async writeResult(id: string, result: unknown): Promise<void> {
-    await guard(this.conn.client.set(this.key(id, 'result'), JSON.stringify(result)));
+    const text = JSON.stringify(result);
+    const until = Date.now() + this.retryWindowMs;
+    for (;;) {
+      try {
+        await guard(this.conn.client.set(this.key(id, 'result'), text));
+        return;
+      } catch (err) {
+        const left = until - Date.now();
+        if (!(err instanceof RedisUnavailableError) || left <= 0) throw err;
+        await this.conn.ready(left);
+        await new Promise((r) => setTimeout(r, 20)); // an error that outlives the reconnect (LOADING) is not retried in a loop
+      }
+    }
   }
 
   async resultText(id: string): Promise<string | null> {
