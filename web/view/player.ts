@@ -75,7 +75,7 @@ export class Player {
   videoTime(): number {
     const t = this.el.currentTime;
     const m = this.mode;
-    if (m.kind === 'clip') return m.span.start + t;
+    if (m.kind === 'clip') return Math.min(m.span.start + t, m.span.end - EPS); // its last frame is still the span's
     if (m.kind === 'reel') {
       let left = t;
       for (const s of m.spans) {
@@ -83,7 +83,7 @@ export class Player {
         if (left < d) return s.start + left;
         left -= d;
       }
-      return m.spans.at(-1)?.end ?? 0;
+      return (m.spans.at(-1)?.end ?? EPS) - EPS;
     }
     return t;
   }
