@@ -59,12 +59,15 @@ export class Timeline {
 
   render(run: Run): void {
     this.run = run;
-    this.end = run.duration;
+    // before the first segment, the chosen file's own length gives the axis
+    const fileLength = this.player.hasFile && Number.isFinite(this.player.el.duration) ? this.player.el.duration : 0;
+    this.end = Math.max(run.duration, fileLength);
     if (!this.end) return;
     const r = run.results;
     if (r?.analysis_type === 'workout_with_timestamps') this.drawSets(r.exercise_steps, r.segment_analyses);
     else if (run.analysisType === 'workout' && !r) this.drawWindows([...run.segments.values()] as WorkoutSegment[]);
     else this.drawScores([...run.segments.values()].filter(isHighlight), run);
+    if (!this.items.length) this.lane.replaceChildren(h('p', { class: 'lane-empty' }, run.ended ? 'No segments.' : 'Segments appear here as they are analysed…'));
     this.drawAxis();
     if (r?.storyboard_url && this.storyboardFor !== r.storyboard_url) void this.loadStoryboard(r.storyboard_url);
     this.moveTo(this.player.videoTime());
@@ -114,7 +117,7 @@ export class Timeline {
       h('span', {}, 'Score'),
       h('span', { class: 'ramp-wrap' }, rampEl(), h('span', { class: 'ramp-labels' }, h('span', {}, '1'), h('span', {}, '5'), h('span', {}, '10'))),
       ...(hl.size ? [h('span', { class: 'key' }, h('span', { class: 'star', 'aria-hidden': 'true' }, '★'), ` highlight (score ≥ ${r?.settings.min_significance})`)] : []),
-      h('span', { class: 'key' }, h('span', { class: 'swatch playhead-key', 'aria-hidden': 'true' }), ' playhead'),
+      ...PLAYER_KEYS(),
     );
   }
 
@@ -140,7 +143,7 @@ export class Timeline {
     });
     this.lane.setAttribute('aria-label', 'Workout so far: analysed windows');
     this.lane.replaceChildren(...this.items.map((i) => h('div', { role: 'listitem', class: 'item' }, i.el)));
-    this.legend.replaceChildren(...sortKeys(drawn), h('span', { class: 'key' }, h('span', { class: 'swatch playhead-key', 'aria-hidden': 'true' }), ' playhead'));
+    this.legend.replaceChildren(...sortKeys(drawn), ...PLAYER_KEYS());
   }
 
   /** The finished workout: rest everywhere, sets drawn over it, a tick per counted rep. */
@@ -188,7 +191,7 @@ export class Timeline {
     this.legend.replaceChildren(
       ...sortKeys(drawn),
       ...(ticked ? [h('span', { class: 'key' }, h('span', { class: 'swatch rep-key', 'aria-hidden': 'true' }), ' one repetition')] : []),
-      h('span', { class: 'key' }, h('span', { class: 'swatch playhead-key', 'aria-hidden': 'true' }), ' playhead'),
+      ...PLAYER_KEYS(),
     );
   }
 
@@ -265,6 +268,12 @@ export class Timeline {
     }
   }
 }
+
+/** The legend's keys for what the player adds: the playhead and the current segment's frame. */
+const PLAYER_KEYS = () => [
+  h('span', { class: 'key' }, h('span', { class: 'swatch playhead-key', 'aria-hidden': 'true' }), ' playhead'),
+  h('span', { class: 'key' }, h('span', { class: 'swatch current-key', 'aria-hidden': 'true' }), ' playing now'),
+];
 
 function rampEl() {
   const el = h('span', { class: 'ramp', 'aria-hidden': 'true' });
