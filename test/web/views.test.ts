@@ -184,7 +184,8 @@ if (!CHROMIUM) {
   });
 
   test('narrow screen: nothing overflows, and playing a highlight brings the player into view', async () => {
-    const r0 = await upload(`${srv.url}${API}/upload`, highlights, { analysis_type: 'highlights', min_significance: '5' });
+    const r0 = await upload(`${srv.url}${API}/upload`, highlights, { analysis_type: 'highlights', params: JSON.stringify({ min_significance: 5 }) });
+    assert.is(r0.status, 202, JSON.stringify(r0.body));
     const id = r0.body.sessionId;
     await pollStatus(srv.url, id, (s) => s.status === 'completed', 60_000);
     const { page, problems } = await openPage(browser, srv.url, `/?session=${id}`, { width: 390, height: 740 });
