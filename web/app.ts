@@ -67,8 +67,9 @@ function redraw(run: Run, c: Change): void {
     // the address names the session shown: reloading or sharing it shows it again
     if (new URLSearchParams(location.search).get('session') !== run.sessionId) history.pushState(null, '', sessionLink(run.sessionId));
   }
-  if (c === 'segments' || c === 'results' || c === 'session') {
-    show($('timeline-card'), run.duration > 0 || player.hasFile);
+  if (c === 'segments' || c === 'results' || c === 'session' || c === 'error') {
+    // nothing to show for a file that could not be read
+    show($('timeline-card'), run.duration > 0 || (player.hasFile && !run.error));
     timeline.render(run);
   }
   if (c === 'results' && run.results && run.sessionId) renderResults(run.results, run.sessionId, player);

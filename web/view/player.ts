@@ -62,6 +62,11 @@ export class Player {
     show(this.wrap, !!this.fullSrc);
   }
 
+  /** Whether there is a picture the timeline's playhead stands for (the file, a clip, the reel). */
+  get active(): boolean {
+    return this.fullSrc !== null || this.mode.kind !== 'full';
+  }
+
   get hasFile(): boolean {
     return this.fullSrc !== null;
   }

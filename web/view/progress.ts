@@ -42,10 +42,13 @@ function renderUpload(run: Run): void {
   };
   $('upload-text').textContent = texts[u.state];
   if (u.state === 'none' && run.sessionId && run.status && run.status !== 'uploading') bar.value = 1;
+  // Pause only while this page uploads; Cancel while the session can still be stopped.
   const pause = $<HTMLButtonElement>('pause');
+  const cancel = $<HTMLButtonElement>('cancel');
   pause.textContent = u.state === 'paused' ? 'Resume' : 'Pause';
-  pause.disabled = !run.canPause || run.ended;
-  $<HTMLButtonElement>('cancel').disabled = run.ended || !!run.error || !run.sessionId && u.state === 'none';
+  show(pause, run.canPause && !run.ended);
+  show(cancel, !run.ended && !run.error && !!(run.sessionId || u.state !== 'none'));
+  show($('run-actions'), !pause.hidden || !cancel.hidden);
 }
 
 function renderAnalysis(run: Run): void {

@@ -99,7 +99,7 @@ export class SessionsView {
       h('td', { class: 'num' }, dur),
       h('td', {}, what),
       h('td', { class: 'num' }, h('time', { datetime: s.createdAt }, when(s.createdAt))),
-      h('td', { class: 'row-actions' }, cancel, del),
+      h('td', {}, h('div', { class: 'row-actions' }, cancel, del)),
     );
   }
 }

@@ -200,7 +200,7 @@ export class Timeline {
     const max = Math.max(2, Math.floor(this.board.clientWidth / 70));
     this.axis.replaceChildren(
       ...ticks(this.end, max).map((t) => {
-        const el = h('span', { class: 'tick' }, clock(t));
+        const el = h('span', { class: `tick${t > 0 && t >= this.end - 1e-6 ? ' end' : ''}` }, clock(t));
         el.style.left = `${(t / this.end) * 100}%`;
         return el;
       }),
@@ -209,7 +209,8 @@ export class Timeline {
 
   private moveTo(t: number) {
     if (!this.end) return;
-    show(this.playhead);
+    show(this.playhead, this.player.active);
+    if (!this.player.active) return;
     this.playhead.style.left = `${(Math.min(t, this.end) / this.end) * 100}%`;
     const item = this.items.find((i) => t >= i.start && t < i.end) ?? null;
     if (item?.el === this.current) return;
