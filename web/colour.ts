@@ -18,19 +18,34 @@ export function scoreColour(score: number): string {
   return mix(VIRIDIS[i], VIRIDIS[i + 1], pos - i);
 }
 
-/** Text colour readable on scoreColour(score) (contrast ≥ 4.5 either way). */
-export const scoreInk = (score: number) => (score >= 6 ? '#111111' : '#ffffff');
+/** WCAG relative luminance of "rgb(r g b)" or "#rrggbb". */
+function luminance(colour: string): number {
+  const c = colour.startsWith('#') ? rgb(colour) : colour.slice(4, -1).split(' ').map(Number);
+  const [r, g, b] = c.map((v) => {
+    const x = v / 255;
+    return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+/** White or near-black, whichever contrasts more with `colour`. */
+export function inkOn(colour: string): string {
+  const l = luminance(colour);
+  return (1.05) / (l + 0.05) >= (l + 0.05) / (luminance('#111111') + 0.05) ? '#ffffff' : '#111111';
+}
+
+/** Text colour readable on scoreColour(score). */
+export const scoreInk = (score: number) => inkOn(scoreColour(score));
 
 /** The CSS gradient of the whole scale, for the legend. */
 export const scoreRamp = () => `linear-gradient(90deg, ${VIRIDIS.join(', ')})`;
 
 const SETS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#D55E00', '#56B4E9', '#F0E442'];
-const SET_INK = ['#ffffff', '#111111', '#111111', '#111111', '#111111', '#111111', '#111111'];
 
 /** Set n (1-based) → its colour and a readable text colour on it. */
 export function setColour(n: number): { fill: string; ink: string } {
-  const i = (Math.max(1, n) - 1) % SETS.length;
-  return { fill: SETS[i], ink: SET_INK[i] };
+  const fill = SETS[(Math.max(1, n) - 1) % SETS.length];
+  return { fill, ink: inkOn(fill) };
 }
 
 /** "Set 3" → 3 (0 for anything else). */

@@ -116,6 +116,21 @@ if (!CHROMIUM) {
       const drawn = scores.find((x) => x.start === s.start_timestamp);
       assert.is(drawn?.text, String(s.significance_score), `score of the segment at ${s.start_timestamp} s written on it`);
     }
+    // The score labels are readable on their colours (WCAG contrast at least 4.5).
+    const contrasts = await page.$$eval('#lane .seg', (els) => {
+      const lum = (c: string) => {
+        const [r, g, b] = c.match(/\d+(\.\d+)?/g)!.slice(0, 3).map((v) => {
+          const x = Number(v) / 255;
+          return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      };
+      return els.map((e) => {
+        const [a, b] = [lum(getComputedStyle(e.querySelector('.score')!).color), lum(getComputedStyle(e.querySelector('.bar')!).backgroundColor)];
+        return { score: e.querySelector('.score')!.textContent, ratio: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05) };
+      });
+    });
+    for (const c of contrasts) assert.ok(c.ratio >= 4.5, `score ${c.score} label contrast ${c.ratio.toFixed(2)}`);
     // The timeline and the list say the same time for a highlight (one formatter).
     const first = r.highlights[0];
     const seg = page.locator(`#lane .seg[data-start="${first.start_timestamp}"]`);
