@@ -65,7 +65,8 @@ function redraw(run: Run, c: Change): void {
     link.href = sessionLink(run.sessionId);
     show(link);
     // the address names the session shown: reloading or sharing it shows it again
-    if (new URLSearchParams(location.search).get('session') !== run.sessionId) history.pushState(null, '', sessionLink(run.sessionId));
+    const q = new URLSearchParams(location.search);
+    if (q.get('view') !== 'sessions' && q.get('session') !== run.sessionId) history.pushState(null, '', sessionLink(run.sessionId));
   }
   if (c === 'segments' || c === 'results' || c === 'session' || c === 'error') {
     // nothing to show for a file that could not be read

@@ -293,6 +293,7 @@ export class Run {
       case 'upload': {
         // The server's count of stored bytes; the page's own count moves first while it uploads.
         const { receivedBytes, totalBytes } = data as { receivedBytes: number; totalBytes: number };
+        note('server-upload', totalBytes ? receivedBytes / totalBytes : 0);
         if (totalBytes && receivedBytes > this.upload.sent && this.upload.state !== 'done') {
           this.upload.sent = receivedBytes;
           this.upload.total = totalBytes;

@@ -197,11 +197,13 @@ if (!CHROMIUM) {
     await page.close();
   });
 
-  test('pause and resume: "Paused" stays while the server catches up, the same session goes on', async () => {
+  test('pause and resume, then reload mid-upload and choose the file again: one session throughout', async () => {
     const { page, problems } = await openPage(browser, srv.url);
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 5, downloadThroughput: -1, uploadThroughput: 400_000 });
+    const throttle = (bytesPerSecond: number) =>
+      cdp.send('Network.emulateNetworkConditions', { offline: false, latency: bytesPerSecond > 0 ? 5 : 0, downloadThroughput: -1, uploadThroughput: bytesPerSecond });
+    await throttle(400_000);
     await setInput(page, '#min-significance', '4'); // other settings: a new upload, not the first test's
     await page.setInputFiles('#file', video);
     await waitFor(page, srv.url, 'the upload under way', () => (document.getElementById('upload-progress') as HTMLProgressElement).value > 0.1, null);
@@ -209,7 +211,7 @@ if (!CHROMIUM) {
     assert.is(await page.textContent('#pause'), 'Resume');
     const id = sessionInUrl(page)!;
     assert.ok(id, 'the session is named in the address');
-    // The server reports the bytes it stored (an `upload` event); the page still says Paused.
+    // The server reports the bytes it stored (`upload` events); the page still says Paused.
     const stored = async () => (await getJson(`${srv.url}/api/v1/video/status/${id}`)).body.upload?.receivedBytes ?? 0;
     let last = -1;
     for (let now = await stored(); now !== last; now = await stored()) {
@@ -219,12 +221,31 @@ if (!CHROMIUM) {
     assert.ok(last > 0, 'the server stored part of the file');
     assert.match((await page.textContent('#upload-text'))!, /^Paused at \d+ %$/);
     assert.match((await page.textContent('#analysis-text'))!, /^Waiting for the upload/);
+    const log0 = await vasLog(page);
+    const paused = log0.findIndex((e) => e.kind === 'pause');
+    console.log(`  (server upload events after Pause: ${log0.slice(paused).filter((e) => e.kind === 'server-upload').length})`);
     await screenshot(page, 'paused');
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+
+    // Resume: the upload goes on from where it stopped.
+    await throttle(150_000);
+    const at = await page.$eval('#upload-progress', (el) => (el as HTMLProgressElement).value);
     await page.click('#pause');
+    assert.is(await page.textContent('#pause'), 'Pause');
+    await waitFor(page, srv.url, 'the upload moving again', (v) => (document.getElementById('upload-progress') as HTMLProgressElement).value > v + 0.05, at, 30_000);
+
+    // Reload in the middle of it: the page shows the session, stopped; the same file resumes it.
+    await page.reload();
+    await waitFor(page, srv.url, 'the interrupted upload', () => /^Stopped at \d+ % when the page was left/.test(document.getElementById('upload-text')!.textContent!), null, 20_000);
+    assert.is(sessionInUrl(page), id);
+    await screenshot(page, 'reloaded-mid-upload');
+    await throttle(-1);
+    await setInput(page, '#min-significance', '4');
+    await page.setInputFiles('#file', video);
     await waitSelector(page, srv.url, '#results:not([hidden])', 90_000);
     const log = await vasLog(page);
-    assert.equal([...new Set(log.filter((e) => e.kind === 'session').map((e) => e.detail))], [id], 'one session');
+    assert.ok(log.some((e) => e.kind === 'resume'), 'resumed the upload');
+    assert.equal([...new Set(log.filter((e) => e.kind === 'session').map((e) => e.detail))], [id], 'the same session');
+    assert.is(sessionInUrl(page), id);
     assert.is((await resultsOf(id)).total_segments_analyzed, await page.locator('#lane .seg').count());
     assert.equal(problems, []);
     await page.close();
