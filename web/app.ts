@@ -98,7 +98,8 @@ async function begin(file: File | undefined): Promise<void> {
   showView('analyse');
   let run: Run;
   try {
-    run = await Run.forFile(file, analysisType(), settings());
+    const interrupted = current?.upload.state === 'interrupted' ? current.sessionId : null;
+    run = await Run.forFile(file, analysisType(), settings(), interrupted);
   } catch (err) {
     note('error', undefined, (err as Error).message);
     return;

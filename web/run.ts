@@ -48,6 +48,8 @@ export class Run {
   /** Set when this page ended the session itself. */
   finished = false;
 
+  /** The session shown with its upload interrupted: the file chosen now resumes that upload, whatever the form says. */
+  private resumeSession: string | null = null;
   private tus: TusUploadHandle | null = null;
   private following: Following | null = null;
   private speed = { bytes: 0, t: 0 };
@@ -56,15 +58,16 @@ export class Run {
   private constructor(
     readonly file: File | null,
     type: AnalysisType,
-    private readonly params: Record<string, number> = {},
+    private params: Record<string, number> = {},
   ) {
     this.analysisType = type;
     this.filename = file?.name ?? null;
   }
 
   /** A new upload of `file`; a finished upload of the same file and settings opens its session instead. */
-  static async forFile(file: File, type: AnalysisType, params: Record<string, number>): Promise<Run> {
+  static async forFile(file: File, type: AnalysisType, params: Record<string, number>, resumeSession: string | null = null): Promise<Run> {
     const run = new Run(file, type, params);
+    run.resumeSession = resumeSession;
     const key = uploadKey(file, type, params);
     const known = finishedUploads.get(key);
     if (known) {
@@ -136,13 +139,11 @@ export class Run {
 
   private startUpload(): void {
     const file = this.file!;
-    const type = this.analysisType;
-    const params = this.params;
     this.upload = { state: 'starting', sent: 0, total: file.size, rate: 0, attempt: 0 };
     this.changed('upload');
     const upload = client.tusUpload(file, {
-      analysisType: type,
-      params,
+      analysisType: this.analysisType,
+      params: this.params,
       filename: file.name,
       onSessionId: (id) => {
         this.sessionId = id;
@@ -168,7 +169,7 @@ export class Run {
     upload.done.then(
       (id) => {
         this.upload = { ...this.upload, state: 'done', sent: file.size, total: file.size };
-        finishedUploads.set(uploadKey(file, type, params), id);
+        finishedUploads.set(uploadKey(file, this.analysisType, this.params), id);
         note('upload-done');
         this.changed('upload');
       },
@@ -179,13 +180,20 @@ export class Run {
       },
     );
     this.tus = upload;
-    // Same file and settings as an unfinished upload of this browser: resume it (same session).
-    const paramsText = JSON.stringify(params);
+    // Same file and settings as an unfinished upload of this browser (or the interrupted session
+    // shown): resume it, same session.
+    const paramsText = JSON.stringify(this.params);
     upload.upload
       .findPreviousUploads()
       .then((prev: PreviousUpload[]) => {
-        const same = prev.find((p) => p.metadata.analysis_type === type && p.metadata.params === paramsText);
+        const shown = this.resumeSession;
+        const same =
+          (shown ? prev.find((p) => p.uploadUrl?.endsWith(`/${shown}`)) : undefined) ??
+          prev.find((p) => p.metadata.analysis_type === this.analysisType && p.metadata.params === paramsText);
         if (same) {
+          // the session keeps the settings it was created with
+          this.analysisType = same.metadata.analysis_type as AnalysisType;
+          this.params = JSON.parse(same.metadata.params ?? '{}') as Record<string, number>;
           upload.upload.resumeFromPreviousUpload(same);
           note('resume', undefined, same.uploadUrl ?? '');
         }
