@@ -306,6 +306,14 @@ if (!CHROMIUM) {
     assert.ok(Math.abs(st.t - span) < 0.25, `the clip played to its end: ${st.t} of ${span} s`);
     assert.is(await page.getAttribute('#lane .seg.current', 'data-start'), String(h.start_timestamp));
     await screenshot(page, 'session-link');
+    // The keyboard reaches the timeline: focusing a segment previews it, Enter plays it.
+    const firstSeg = r.all_analyses[0];
+    await page.focus(`#lane .seg[data-start="${firstSeg.start_timestamp}"]`);
+    assert.ok(await page.locator('#hover').isVisible(), 'focus previews like hovering');
+    await page.keyboard.press('Enter');
+    await waitFor(page, srv.url, 'the focused segment to play', (t) => (window as any).__vas.log.some((e: { kind: string; value?: number }) => e.kind === 'play' && e.value === t), firstSeg.start_timestamp, 10_000);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await screenshot(page, 'session-link-dark');
 
     assert.equal(problems, []);
     await page.close();
