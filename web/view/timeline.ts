@@ -42,6 +42,10 @@ export class Timeline {
     player.onTime((t) => this.moveTo(t));
     this.board.addEventListener('pointermove', (e) => this.preview(this.timeAt(e.clientX), e.clientX));
     this.board.addEventListener('pointerleave', () => show(this.hover, false));
+    // a click between the drawn spans (a workout's rests) shows the file at that moment
+    this.board.addEventListener('click', (e) => {
+      if (!(e.target as Element).closest('button')) this.player.seek(this.timeAt(e.clientX));
+    });
     new ResizeObserver(() => this.run && this.render(this.run)).observe(this.board);
   }
 
