@@ -37,7 +37,8 @@ export function artifacts(): string {
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: path.join(artifacts(), `${name}.png`), fullPage: true });
+  // transitions finished: the picture shows the state the test reached
+  await page.screenshot({ path: path.join(artifacts(), `${name}.png`), fullPage: true, animations: 'disabled' });
 }
 
 export interface OpenedPage {

@@ -207,7 +207,7 @@ if (!CHROMIUM) {
       10_000,
     );
     await waitFor(page, srv.url, 'the clip to end', () => (window as any).__vas.log.some((e: { kind: string }) => e.kind === 'stopped'), null, 30_000);
-    await page.screenshot({ path: path.join(artifacts(), 'narrow-playing.png') });
+    await page.screenshot({ path: path.join(artifacts(), 'narrow-playing.png'), animations: 'disabled' });
     assert.equal(problems, []);
     await page.close();
   });
