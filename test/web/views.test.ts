@@ -122,8 +122,25 @@ if (!CHROMIUM) {
     const { page, problems } = await openPage(browser, srv.url);
     await page.check('input[name="analysis_type"][value="workout"]');
     await setInput(page, '#segment-duration', '5');
+    // Hold the results back: the timeline shows what the live segments said until they come.
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    await page.route('**/api/v1/video/results/**', async (route) => {
+      await held;
+      await route.continue();
+    });
     await page.setInputFiles('#file', workout.path);
-    await waitSelector(page, srv.url, '#results:not([hidden])', 90_000);
+    await waitFor(page, srv.url, 'the last event', () => (window as any).__vas.log.some((e: { kind: string }) => e.kind === 'completed'), null, 90_000);
+    const live = (await vasLog(page)).filter((e) => e.kind === 'segment').length;
+    assert.is(await page.locator('#lane .win').count(), live, 'a window per live segment');
+    assert.ok((await page.locator('#lane .win.set').count()) > 0, 'windows inside sets coloured as sets');
+    const liveKeys = await page.$$eval('#legend .key', (els) => els.map((e) => e.textContent!.trim()));
+    assert.ok(liveKeys.includes('Set 1') && liveKeys.includes('Rest'), `live legend ${liveKeys}`);
+    await page.locator('#timeline-card').scrollIntoViewIfNeeded();
+    await screenshot(page, 'workout-live');
+    release();
+    await waitSelector(page, srv.url, '#results:not([hidden])', 30_000);
+    await page.unroute('**/api/v1/video/results/**');
     const r = (await getJson(`${srv.url}${API}/results/${sessionInUrl(page)}`)).body.results;
     assert.is(r.exercise_steps.length, workout.sets.length);
     const sets = await page.$$eval('#lane .set-span', (els) =>
