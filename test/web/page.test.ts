@@ -315,6 +315,13 @@ if (!CHROMIUM) {
     await page.emulateMedia({ colorScheme: 'dark' });
     await screenshot(page, 'session-link-dark');
 
+    // A link to a session the server does not have says so.
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.goto(`${srv.url}/?session=${'A'.repeat(21)}`);
+    await waitSelector(page, srv.url, '#error:not([hidden])', 10_000);
+    assert.is(await page.textContent('#error'), 'This session no longer exists on the server.');
+    assert.ok(await page.locator('#timeline-card').isHidden());
+
     assert.equal(problems, []);
     await page.close();
   });
