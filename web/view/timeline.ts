@@ -71,7 +71,7 @@ export class Timeline {
     if (r?.analysis_type === 'workout_with_timestamps') this.drawSets(r.exercise_steps, r.segment_analyses);
     else if (run.analysisType === 'workout' && !r) this.drawWindows([...run.segments.values()] as WorkoutSegment[]);
     else this.drawScores([...run.segments.values()].filter(isHighlight), run);
-    if (!this.items.length) this.lane.replaceChildren(h('p', { class: 'lane-empty' }, run.ended ? 'No segments.' : 'Segments appear here as they are analysed…'));
+    if (!this.items.length) this.lane.replaceChildren(h('p', { class: 'lane-empty', role: 'listitem' }, run.ended ? 'No segments.' : 'Segments appear here as they are analysed…'));
     this.drawAxis();
     if (r?.storyboard_url && this.storyboardFor !== r.storyboard_url) void this.loadStoryboard(r.storyboard_url);
     this.moveTo(this.player.videoTime());
