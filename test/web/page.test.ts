@@ -174,6 +174,21 @@ if (!CHROMIUM) {
     const left = await page.$eval('#playhead', (el) => parseFloat((el as HTMLElement).style.left));
     assert.ok(Math.abs(left - (first.end_timestamp / r.video.duration) * 100) < 1, `playhead at ${left} %`);
 
+    // The reel: the highlights one after another in time order, stopping at the last one's end
+    // (played eight times as fast: the order and the stops are what is checked).
+    await page.$eval('#player', (v) => ((v as HTMLVideoElement).playbackRate = 8));
+    await page.click('#play-reel');
+    await waitFor(page, srv.url, 'the reel to stop', () => (window as any).__vas.log.filter((e: { kind: string }) => e.kind === 'stopped').length === 2, null, 30_000);
+    const inOrder = [...r.highlights].sort((a: any, b: any) => a.start_timestamp - b.start_timestamp);
+    const reelLog = await vasLog(page);
+    const reelStart = reelLog.map((e) => e.kind).lastIndexOf('play');
+    assert.is(reelLog[reelStart].value, inOrder[0].start_timestamp);
+    assert.equal(reelLog.slice(reelStart).filter((e) => e.kind === 'next-span').map((e) => e.value), inOrder.slice(1).map((h: any) => h.start_timestamp));
+    const lastEnd = inOrder.at(-1).end_timestamp;
+    const reelEnd = await playerState(page);
+    assert.ok(reelEnd.paused && reelEnd.t >= lastEnd - 0.2 && reelEnd.t <= lastEnd + 0.05, `the reel stopped at ${reelEnd.t}, its last span ends at ${lastEnd}`);
+    await page.$eval('#player', (v) => ((v as HTMLVideoElement).playbackRate = 1));
+
     // Hovering the board previews the storyboard tile of that moment.
     const box = (await page.locator('#board').boundingBox())!;
     await page.mouse.move(box.x + box.width * 0.35, box.y + box.height / 2);

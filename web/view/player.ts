@@ -177,6 +177,7 @@ export class Player {
     if (m.i + 1 < m.spans.length) {
       m.i++;
       this.el.currentTime = m.spans[m.i].start;
+      note('next-span', m.spans[m.i].start);
       return false;
     }
     this.el.pause();
