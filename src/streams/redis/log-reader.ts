@@ -98,7 +98,10 @@ export class LogReader {
           continue;
         }
         const session = byKey.get(key)!;
-        for (const [, fields] of entries) session.receive(JSON.parse(fields[1]) as SessionEvent);
+        for (const [id, fields] of entries) {
+          // entry 0-{seq}: an event this node applied already (its own write) is not parsed again
+          if (Number(id.slice(2)) > session.lastSeq) session.receive(JSON.parse(fields[1]) as SessionEvent);
+        }
         if (session.ended && this.followed.get(session.id) === session) this.followed.delete(session.id);
       }
     }

@@ -118,7 +118,8 @@ export class RedisSession extends Session {
     const enters = type === 'status' ? String(data.status ?? '') : TERMINAL_EVENTS.has(type) ? type : '';
     const seq = await this.write(at, ['a', type, json, enters]);
     if (seq === 0) return null;
-    const ev: SessionEvent = { seq, type, data: JSON.parse(json) as Record<string, unknown>, at: at.toISOString() };
+    // the caller's object, as LocalSession keeps it (a copy per event would double the memory of big logs); other nodes hold its JSON
+    const ev: SessionEvent = { seq, type, data, at: at.toISOString() };
     this.apply(ev);
     return ev;
   }

@@ -1,0 +1,162 @@
+// The Redis store, queue and locks under the real VideoService and scheduler, in one process:
+// an API node (runs no jobs) and workers on one redis-server and one DATA_DIR, the real engine
+// on generated videos. A session uploaded on the API node runs on a worker and is followed
+// live on the API node; a worker whose connections drop mid-job loses it to another after
+// JOB_LEASE (each segment once, the take-over in the log); Redis restarted mid-job: the job
+// goes on and every event reaches the follower once, in order. (test/cluster runs the same
+// with real processes.)
+import fs from 'node:fs';
+import { firstValueFrom, toArray } from 'rxjs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createEngine } from '../../src/engine/index.js';
+import type { SessionEvent } from '../../src/streams/events.js';
+import { RedisClusterLock } from '../../src/streams/redis/cluster-lock.js';
+import { RedisConnection } from '../../src/streams/redis/connection.js';
+import { RedisJobQueue } from '../../src/streams/redis/job-queue.js';
+import { RedisSessionStore } from '../../src/streams/redis/session-store.js';
+import { RedisUploadLocks } from '../../src/streams/redis/upload-locks.js';
+import { VideoService } from '../../src/streams/service.js';
+import type { Session } from '../../src/streams/session.js';
+import { makeTestVideo } from '../helpers/media.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { tempDir } from '../helpers/server.js';
+
+let redis: TestRedis;
+let dir: string;
+let video: string;
+const engine = createEngine({});
+const running: Array<{ svc: VideoService; conn: RedisConnection }> = [];
+const dataDirs: string[] = [];
+let prefixN = 0;
+
+async function node(prefix: string, dataDir: string, nodeId: string, runJobs: boolean, jobLeaseMs: number) {
+  const conn = new RedisConnection({ url: redis.url, prefix });
+  await conn.ready();
+  const svc = new VideoService(engine, {
+    dataDir,
+    concurrency: 1,
+    queueLimit: 8,
+    ttlMs: 3_600_000,
+    maxOpenUploads: 10,
+    jobLeaseMs,
+    runJobs,
+    role: runJobs ? 'worker' : 'api',
+    backend: {
+      store: new RedisSessionStore(conn, { nodeId, dataDir, retryWindowMs: jobLeaseMs }),
+      queue: new RedisJobQueue(conn, { nodeId, concurrency: runJobs ? 1 : 0, queueLimit: 8, jobLeaseMs }),
+      uploadLocks: new RedisUploadLocks(conn, 5000),
+      clusterLock: new RedisClusterLock(conn),
+      nodeId,
+      connected: () => conn.connected,
+      close: () => conn.close(),
+    },
+  });
+  await svc.start();
+  const n = { svc, conn };
+  running.push(n);
+  return n;
+}
+
+async function cluster(jobLeaseMs: number) {
+  const prefix = `v${++prefixN}:`;
+  const dataDir = tempDir('vas-redis-svc-');
+  dataDirs.push(dataDir);
+  return { prefix, dataDir, api: await node(prefix, dataDir, 'api1', false, jobLeaseMs), worker: await node(prefix, dataDir, 'worker1', true, jobLeaseMs) };
+}
+
+async function uploadOn(svc: VideoService): Promise<Session> {
+  const incoming = svc.receiveFile();
+  incoming.writer.write(fs.readFileSync(video));
+  await incoming.writer.finish();
+  return svc.createFromFile(incoming, { analysisType: 'highlights', params: { ...svc.validate('highlights', {}) }, filename: 'v.mp4' });
+}
+
+/** The session's end, or a failure after 120 s (a job nobody takes would otherwise hang the file). */
+function ended(svc: VideoService, session: Session) {
+  return new Promise<Awaited<ReturnType<VideoService['waitForEnd']>>>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`session still ${session.state.status} at seq ${session.lastSeq}`)), 120_000);
+    svc.waitForEnd(session).then((st) => {
+      clearTimeout(t);
+      resolve(st);
+    }, reject);
+  });
+}
+
+const seqsOk = (events: SessionEvent[]) => events.every((e, i) => e.seq === i + 1);
+const segmentIndexes = (events: SessionEvent[]) => events.filter((e) => e.type === 'segment').map((e) => e.data.index as number);
+
+test.before(async () => {
+  redis = await startRedis({ appendonly: 'everysec' });
+  dir = tempDir('vas-redis-svc-video-');
+  video = await makeTestVideo(dir, { seconds: 60, name: 'long.mp4' });
+});
+
+test.after(async () => {
+  for (const n of running.reverse()) {
+    await n.svc.shutdown();
+    await n.conn.close();
+  }
+  await redis.stop();
+  for (const d of [dir, ...dataDirs]) fs.rmSync(d, { recursive: true, force: true });
+});
+
+test('uploaded on the API node, run on the worker, followed live on the API node: one log on both, the result readable', async () => {
+  const { api, worker } = await cluster(15_000);
+  const session = await uploadOn(api.svc);
+  const seen: SessionEvent[] = [];
+  session.eventsSince(0).subscribe((e) => seen.push(e));
+  const end = await ended(api.svc, session);
+  assert.is(end.status, 'completed', JSON.stringify(end.error));
+  assert.ok(seqsOk(seen));
+  assert.equal(seen, session.history());
+  // the worker's replica applies its last write when Redis answers it, which may come after the API node read it
+  const onWorker = await firstValueFrom((await worker.svc.get(session.id))!.eventsSince(0).pipe(toArray()));
+  assert.equal(onWorker, session.history());
+  const result = JSON.parse((await api.svc.resultJson(session.id))!);
+  assert.is(result.analysis_type, 'highlights');
+  assert.is(segmentIndexes(seen).length, result.total_segments_analyzed);
+});
+
+test('a worker cut off mid-job loses it after JOB_LEASE to another worker: each segment once, the take-over in the log', async () => {
+  const { prefix, dataDir, api, worker } = await cluster(2000);
+  const session = await uploadOn(api.svc);
+  const seen: SessionEvent[] = [];
+  let second: Promise<unknown> | null = null;
+  session.eventsSince(0).subscribe((e) => {
+    seen.push(e);
+    // the first worker's connections drop for good (its engine goes on, writing into nothing)
+    if (e.type === 'segment' && !second) second = worker.conn.close().then(() => node(prefix, dataDir, 'worker2', true, 2000));
+  });
+  const end = await ended(api.svc, session);
+  await second;
+  assert.is(end.status, 'completed', JSON.stringify(end.error));
+  assert.ok(seqsOk(seen));
+  const indexes = segmentIndexes(seen);
+  assert.equal(indexes, [...new Set(indexes)].sort((a, b) => a - b), `segments: ${indexes}`);
+  assert.equal(
+    seen.filter((e) => e.data.attempt !== undefined).map((e) => e.data.attempt),
+    [2],
+  );
+});
+
+test('Redis restarted mid-job: the job goes on, and every event reaches the follower once, in order', async () => {
+  const { api } = await cluster(15_000);
+  const session = await uploadOn(api.svc);
+  const seen: SessionEvent[] = [];
+  let restarted: Promise<void> | null = null;
+  session.eventsSince(0).subscribe((e) => {
+    seen.push(e);
+    if (e.type === 'segment' && !restarted) restarted = redis.restart();
+  });
+  const end = await ended(api.svc, session);
+  await restarted;
+  assert.is(end.status, 'completed', JSON.stringify(end.error));
+  assert.ok(seqsOk(seen));
+  const indexes = segmentIndexes(seen);
+  assert.equal(indexes, [...new Set(indexes)].sort((a, b) => a - b));
+  assert.not.ok(seen.some((e) => e.data.attempt !== undefined), 'no take-over');
+  assert.equal(seen, session.history());
+});
+
+test.run();
