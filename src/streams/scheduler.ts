@@ -4,6 +4,7 @@
 import type { Subscription } from 'rxjs';
 import type { AnalysisJob, AnalysisRequest, AnalysisResult, Engine, EngineEvent, HighlightSegment, MediaOutput, WorkoutSegment } from '../engine/types.js';
 import { EngineError } from '../engine/types.js';
+import { RedisUnavailableError } from './errors.js';
 import type { JobLease, JobQueue } from './job-queue.js';
 import { silentLogger, type Logger } from './log.js';
 import type { Session } from './session.js';
@@ -42,6 +43,8 @@ interface Running {
   sub: Subscription;
   startedAt: number;
   renewTimer: NodeJS.Timeout;
+  /** The job is over and its outcome is being stored: it still counts (a drain waits for it). */
+  ending: boolean;
 }
 
 export class Scheduler {
@@ -140,7 +143,8 @@ export class Scheduler {
   async shutdown(): Promise<Session[]> {
     this.accepting = false;
     if (this.pollTimer) clearInterval(this.pollTimer);
-    const stopped = [...this.running.values()];
+    // (a run whose job is over only stores its outcome: its lease is already completed)
+    const stopped = [...this.running.values()].filter((run) => !run.ending);
     for (const run of stopped) this.stopRun(run.session.id);
     await Promise.all(stopped.map((run) => this.queue.release(run.lease).catch((err) => this.log.warn({ err, sessionId: run.session.id }, 'could not give the job back'))));
     return stopped.map((r) => r.session);
@@ -221,14 +225,22 @@ export class Scheduler {
     const startedAt = Date.now();
     const media = this.opts.media;
     const link = media ? (seg: HighlightSegment | WorkoutSegment) => media.linkSegment(session.id, seg) : null;
-    const write = (p: Promise<unknown>) => p.catch((err) => this.log.warn({ err, sessionId: session.id }, 'an engine event could not be stored'));
+    const write = (p: Promise<unknown>) =>
+      p.catch((err) => {
+        this.log.warn({ err, sessionId: session.id }, 'an engine event could not be stored');
+        // The shared store stayed away for a whole lease: the log now lacks this event, and the
+        // lease ran out (another worker may take the job). Stop this run without completing it,
+        // so the take-over after the lease runs what is not in the log.
+        if (err instanceof RedisUnavailableError && this.running.get(session.id)?.lease === lease) this.stopRun(session.id);
+      });
     const sub = job.events.subscribe({ next: progressWriter(session, this.progressIntervalMs, loggedSegments(session), link, write), error: () => {} });
     const renewTimer = setInterval(() => void this.renew(session.id, lease), Math.max(100, (this.opts.leaseMs ?? 15_000) / 3));
     renewTimer.unref();
-    this.running.set(session.id, { session, lease, job, sub, startedAt, renewTimer });
+    const run: Running = { session, lease, job, sub, startedAt, renewTimer, ending: false };
+    this.running.set(session.id, run);
     job.result.then(
       async (result) => {
-        if (!this.finish(session, startedAt)) return;
+        if (!this.finish(run)) return;
         try {
           if (media) result = media.linkResult(session.id, result);
           await this.store.writeResult(session.id, result);
@@ -240,14 +252,16 @@ export class Scheduler {
         if (await session.transition('completed', summary)) this.stats.completed++;
       },
       async (err) => {
-        if (!this.finish(session, startedAt)) return;
+        if (!this.finish(run)) return;
         // A video that vanished from under the engine is a storage failure, not a bad video.
         if (err instanceof EngineError && err.code !== 'cancelled' && !this.uploads.hasVideo(session.id)) {
           err = new StorageError('failed', 'Could not read the uploaded video: it is no longer in the data directory');
         }
         await this.fail(session, err);
       },
-    ).catch((err) => this.log.error({ err, sessionId: session.id }, 'the end of an analysis could not be stored'));
+    )
+      .catch((err) => this.log.error({ err, sessionId: session.id }, 'the end of an analysis could not be stored'))
+      .finally(() => this.ended(run));
   }
 
   /**
@@ -296,16 +310,23 @@ export class Scheduler {
     }
   }
 
-  /** Frees the slot; false if the session was stopped meanwhile (its outcome no longer counts). */
-  private finish(session: Session, startedAt: number): boolean {
-    const run = this.running.get(session.id);
-    if (!run || run.startedAt !== startedAt) return false;
-    this.running.delete(session.id);
+  /**
+   * The engine is done with a run: its job is completed in the queue; false if the run was
+   * stopped meanwhile (its outcome no longer counts). The slot stays taken until ended().
+   */
+  private finish(run: Running): boolean {
+    if (this.running.get(run.session.id) !== run || run.ending) return false;
+    run.ending = true;
     clearInterval(run.renewTimer);
     run.sub.unsubscribe();
-    void this.queue.complete(run.lease, Date.now() - startedAt).catch((err) => this.log.warn({ err, sessionId: session.id }, 'could not mark the job done'));
-    queueMicrotask(() => this.pump());
+    void this.queue.complete(run.lease, Date.now() - run.startedAt).catch((err) => this.log.warn({ err, sessionId: run.session.id }, 'could not mark the job done'));
     return true;
+  }
+
+  /** The run's outcome is stored (or it was stopped): frees its slot. */
+  private ended(run: Running): void {
+    if (this.running.get(run.session.id) === run) this.running.delete(run.session.id);
+    this.pump();
   }
 
   /** Stops a session whose events or result cannot be stored, failing it with `storage_error`. */
