@@ -22,7 +22,8 @@ const REMEMBERED_WRITES = 64;
 // ARGV: 1 sessionId, 2 write id, 3 write id to forget or '', 4 at (ISO), 5 at (ms), 6 'a' | 't', then
 //   'a': 7 type, 8 data JSON, 9 the status it enters or ''
 //   't': 7 status, 8 from or '', 9 status event data JSON, 10 terminal event data JSON, 11 '1' if terminal
-// Returns the seq of the last event appended, 0 when refused.
+// Returns the seq of the last event appended, 0 when refused (log closed, condition not met, or a
+// segment whose index the log has already).
 export const APPEND_LUA = `
 local prev = redis.call('HGET', KEYS[4], ARGV[2])
 if prev then return tonumber(prev) end
@@ -49,6 +50,11 @@ local function enter(status)
   redis.call('HSET', h, 'status', status)
 end
 if ARGV[6] == 'a' then
+  if ARGV[7] == 'segment' then
+    -- each segment index once, whichever run sends it (a take-over whose replica is behind, a holder that lost its lease)
+    local ok, d = pcall(cjson.decode, ARGV[8])
+    if ok and type(d) == 'table' and type(d.index) == 'number' and redis.call('HSETNX', h, 'segment:' .. d.index, '1') == 0 then return done(0) end
+  end
   add(ARGV[7], ARGV[8])
   if ARGV[9] ~= '' then enter(ARGV[9]) end
   if terminal[ARGV[7]] then redis.call('HSET', h, 'closed', '1') end
