@@ -188,6 +188,22 @@ test('terminal refusal and the from condition hold across nodes', async () => {
   );
 });
 
+test('a segment index is appended once, whichever node sends it (a take-over whose replica is behind)', async () => {
+  const [a, b] = await twoNodes();
+  const s = await a.create(spec(), 'processing');
+  const onB = (await b.get(s.id))!;
+  assert.ok(await s.append('segment', { index: 0, score: 1 }));
+  // B sends index 0 before its replica got A's event, then both send index 1 at once
+  const [again, x, y] = await Promise.all([onB.append('segment', { index: 0, score: 2 }), s.append('segment', { index: 1 }), onB.append('segment', { index: 1 })]);
+  assert.is(again, null, 'index 0 is in the log already');
+  assert.equal([x, y].filter(Boolean).length, 1, 'one of the two index-1 appends lands');
+  assert.ok(await onB.append('progress', { progress: 0.5 }), 'other events are not affected');
+  const c = (await b.get(s.id))!;
+  await reach(c, 4);
+  assert.equal(c.history().map((e) => [e.type, e.data.index]), [['status', undefined], ['segment', 0], ['segment', 1], ['progress', undefined]]);
+  assert.is(c.history()[1].data.score, 1, 'the first one stays');
+});
+
 test('list is newest first with the cursor of SessionListQuery, by status too; count by status', async () => {
   const [a, b] = await twoNodes();
   const made: Session[] = [];
