@@ -147,6 +147,8 @@ export interface ExerciseStep extends SegmentMedia {
   description: string;
   /** Extension: seconds per repetition. */
   tempo_seconds_per_rep?: number;
+  /** Extension: seconds at which each counted repetition completed (rep_count of them). */
+  rep_timestamps?: number[];
 }
 
 export interface EngineInfo {

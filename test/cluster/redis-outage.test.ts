@@ -8,13 +8,16 @@ import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { busyWorker, clusterOutput, skipWithoutRedis, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
-import { followSse, followWs, gapsAndDuplicates } from '../helpers/followers.js';
+import { followSse, followWs, gapsAndDuplicates, type Follower } from '../helpers/followers.js';
 import { makeTestVideo } from '../helpers/media.js';
 import { getJson, isTerminalStatus, pollStatus, tempDir, upload } from '../helpers/server.js';
 
 // without redis-server (CI has it) every test is reported skipped, with the reason printed
 const it = skipWithoutRedis('test/cluster/redis-outage.test.ts') ? test.skip : test;
 let cluster: Cluster;
+/** Followers a failing test left open (they would reconnect for ever and keep the process alive). */
+const followers: Follower[] = [];
+const follow = <F extends Follower>(f: F): F => (followers.push(f), f);
 let dir: string;
 let long: string;
 let short: string;
@@ -33,6 +36,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
+  for (const f of followers) f.close();
   await cluster?.stop();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -44,8 +48,8 @@ it('Redis stopped mid-job: 503 unavailable + Retry-After and /health degraded me
     assert.is(up.status, 202);
     const id = up.body.sessionId as string;
     // one follower on each node across the outage
-    const sse = followSse(b.url, id);
-    const ws = followWs(a.url, id);
+    const sse = follow(followSse(b.url, id));
+    const ws = follow(followWs(a.url, id));
     await busyWorker(cluster);
     await pollStatus(a.url, id, (s) => s.status === 'processing' && s.segments.completed > 0);
 
@@ -106,7 +110,7 @@ it('the engine finishes while Redis is away: the events and results land when it
     const up = await upload(`${a.url}/api/v1/video/upload`, long, { params: JSON.stringify({ segment_duration: 2 }) });
     assert.is(up.status, 202);
     const id = up.body.sessionId as string;
-    const sse = followSse(b.url, id);
+    const sse = follow(followSse(b.url, id));
     const worker = await busyWorker(cluster);
     await pollStatus(a.url, id, (s) => s.status === 'processing' && s.segments.completed > 0);
     const redis = cluster.redis;

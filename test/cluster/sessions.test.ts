@@ -8,13 +8,16 @@ import * as tus from 'tus-js-client';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { busyWorker, clusterOutput, skipWithoutRedis, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
-import { followSse, followWs, gapsAndDuplicates } from '../helpers/followers.js';
+import { followSse, followWs, gapsAndDuplicates, type Follower } from '../helpers/followers.js';
 import { makeTestVideo } from '../helpers/media.js';
 import { getJson, isTerminalStatus, pollStatus, tempDir, upload } from '../helpers/server.js';
 
 // without redis-server (CI has it) every test is reported skipped, with the reason printed
 const it = skipWithoutRedis('test/cluster/sessions.test.ts') ? test.skip : test;
 let cluster: Cluster;
+/** Followers a failing test left open (they would reconnect for ever and keep the process alive). */
+const followers: Follower[] = [];
+const follow = <F extends Follower>(f: F): F => (followers.push(f), f);
 let dir: string;
 let short: string;
 let long: string;
@@ -34,6 +37,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
+  for (const f of followers) f.close();
   await cluster?.stop();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -53,8 +57,8 @@ it('upload on node A, follow on node B over SSE and on A over WebSocket: identic
     const up = await upload(`${api(0)}/upload`, short, { params: JSON.stringify({ segment_duration: 2 }) });
     assert.is(up.status, 202, JSON.stringify(up.body));
     const id = up.body.sessionId as string;
-    const sse = followSse(cluster.api[1].url, id);
-    const ws = followWs(cluster.api[0].url, id);
+    const sse = follow(followSse(cluster.api[1].url, id));
+    const ws = follow(followWs(cluster.api[0].url, id));
     const [bySse, byWs] = await Promise.all([sse.done, ws.done]);
     assert.is(gapsAndDuplicates(bySse), '', 'SSE on B');
     assert.is(bySse[0].seq, 1);
@@ -134,13 +138,13 @@ it('cancel on the node that did not take the upload stops the job on its worker'
     await waitFor(async () => (await worker.health()).body.queue.running === 0, 10_000, `${worker.name} to stop the job`);
     const stopMs = performance.now() - t0;
     console.log(`  cancel on ${cluster.api[1].name} → ${worker.name} idle: ${stopMs.toFixed(0)} ms (the issue's bound: 250 ms; timed in bench, not asserted here)`);
-    const log = await followSse(cluster.api[0].url, id).done;
+    const log = await follow(followSse(cluster.api[0].url, id)).done;
     assert.is(gapsAndDuplicates(log), '');
     assert.is(log.at(-1)!.type, 'cancelled');
     const segments = log.filter((e) => e.type === 'segment').length;
     assert.ok(segments < 45, `the job was stopped (${segments} of 45 segments)`);
     for (const i of [0, 1]) assert.is((await getJson(`${api(i)}/status/${id}`)).body.status, 'cancelled');
-    assert.equal(await followSse(cluster.api[1].url, id).done, log, 'the same log on the other node');
+    assert.equal(await follow(followSse(cluster.api[1].url, id)).done, log, 'the same log on the other node');
   }));
 
 test.run();

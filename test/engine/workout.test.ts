@@ -32,6 +32,9 @@ for (const segment_duration of [15, 5]) {
       assert.ok(Math.abs(step.end_timestamp - want.end) <= 3, `set ${i + 1} ends at ${step.end_timestamp}, want ${want.end}`);
       assert.ok(Math.abs((step.tempo_seconds_per_rep ?? 0) - want.period) <= 0.5, `tempo ${step.tempo_seconds_per_rep}`);
       assert.ok(Math.abs(step.duration - (step.end_timestamp - step.start_timestamp)) < 0.01);
+      const reps = step.rep_timestamps ?? [];
+      assert.is(reps.length, step.rep_count, 'one rep time per counted rep');
+      assert.ok(reps.every((t, j) => t >= step.start_timestamp - 0.01 && t <= step.end_timestamp + 0.01 && (j === 0 || t > reps[j - 1])), `rep times ${reps}`);
       assert.match(step.timestamp_formatted, /^\d\d:\d\d - \d\d:\d\d$/);
     });
     assert.is(r.summary.total_exercises_identified, video.sets.length);

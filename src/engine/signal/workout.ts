@@ -358,6 +358,7 @@ export class WorkoutTracker {
         rep_count: reps,
         description: `${reps} repetitions of a periodic up-down movement, ~${tempo.toFixed(1)} s per rep`,
         tempo_seconds_per_rep: round(tempo, 2),
+        rep_timestamps: set.repTimes.map((t) => round(t, 2)),
       };
     });
     return { steps, totalReps: steps.reduce((n, s) => n + s.rep_count, 0) };

@@ -20,10 +20,11 @@ const REMEMBERED_WRITES = 64;
 
 // KEYS: 1 hash, 2 log, 3 updated (zset), 4 writes (hash), 5..10 the status sets in STATUSES order.
 // ARGV: 1 sessionId, 2 write id, 3 write id to forget or '', 4 at (ISO), 5 at (ms), 6 'a' | 't', then
-//   'a': 7 type, 8 data JSON, 9 the status it enters or ''
+//   'a': 7 type, 8 data JSON, 9 the status it enters or '', 10 a segment's index or ''
 //   't': 7 status, 8 from or '', 9 status event data JSON, 10 terminal event data JSON, 11 '1' if terminal
-// Returns the seq of the last event appended, 0 when refused (log closed, condition not met, or a
-// segment whose index the log has already).
+// Returns the seq of the last event appended, 0 when refused. A segment whose index the log
+// already has is refused: two workers that both believe they hold a job (the old one's writes
+// held through an outage longer than its lease, the new one's take-over) never log a segment twice.
 export const APPEND_LUA = `
 local prev = redis.call('HGET', KEYS[4], ARGV[2])
 if prev then return tonumber(prev) end
@@ -50,11 +51,7 @@ local function enter(status)
   redis.call('HSET', h, 'status', status)
 end
 if ARGV[6] == 'a' then
-  if ARGV[7] == 'segment' then
-    -- each segment index once, whichever run sends it (a take-over whose replica is behind, a holder that lost its lease)
-    local ok, d = pcall(cjson.decode, ARGV[8])
-    if ok and type(d) == 'table' and type(d.index) == 'number' and redis.call('HSETNX', h, 'segment:' .. d.index, '1') == 0 then return done(0) end
-  end
+  if ARGV[10] ~= '' and redis.call('HSETNX', h, 'segment:' .. ARGV[10], 1) == 0 then return done(0) end
   add(ARGV[7], ARGV[8])
   if ARGV[9] ~= '' then enter(ARGV[9]) end
   if terminal[ARGV[7]] then redis.call('HSET', h, 'closed', '1') end
@@ -122,7 +119,8 @@ export class RedisSession extends Session {
     const json = JSON.stringify(data);
     const at = new Date();
     const enters = type === 'status' ? String(data.status ?? '') : TERMINAL_EVENTS.has(type) ? type : '';
-    const seq = await this.write(at, ['a', type, json, enters]);
+    const segment = type === 'segment' && Number.isInteger(data.index) ? String(data.index) : '';
+    const seq = await this.write(at, ['a', type, json, enters, segment]);
     if (seq === 0) return null;
     // the caller's object, as LocalSession keeps it (a copy per event would double the memory of big logs); other nodes hold its JSON
     const ev: SessionEvent = { seq, type, data, at: at.toISOString() };
