@@ -105,20 +105,6 @@ test('appends from two nodes at once give one gapless log, each event once and e
   assert.equal(onB.history(), s.history(), 'the same log on both nodes');
 });
 
-test('a segment index is logged once, whichever node writes it first (two workers after a lease ran out)', async () => {
-  const [a, b] = await twoNodes();
-  const s = await a.create(spec(), 'processing');
-  const onB = (await b.get(s.id))!;
-  const writes: Array<Promise<SessionEvent | null>> = [];
-  for (let i = 0; i < 10; i++) writes.push(s.append('segment', { index: i, by: 'a' }), onB.append('segment', { index: i, by: 'b' }));
-  const written = await Promise.all(writes);
-  assert.is(written.filter((e) => e !== null).length, 10, 'one write per index lands');
-  await reach(onB, 11);
-  const indexes = onB.history().filter((e) => e.type === 'segment').map((e) => e.data.index);
-  assert.equal(indexes, range(0, 9));
-  assert.ok(await s.append('progress', { progress: 0.5 }), 'other events still land');
-});
-
 test('a follower on node B sees node A’s events live, in order, to the terminal event', async () => {
   const [a, b] = await twoNodes();
   const s = await a.create(spec(), 'pending');
