@@ -1,12 +1,11 @@
 // All sessions, in memory and in the journal: create, look up, remove, recover, expire.
-import { nanoid } from 'nanoid';
 import type { SessionEvent, SessionMeta, SessionStatus } from './events.js';
 import { Journal } from './journal.js';
 import type { DataLayout } from './layout.js';
 import { LocalSession, type Session } from './session.js';
 import { TERMINAL_EVENTS } from './events.js';
 import type { StorageError } from './storage.js';
-import type { NewSession, RecoveryReport, SessionListQuery, SessionStore } from './stores.js';
+import { sessionMeta, type NewSession, type RecoveryReport, type SessionListQuery, type SessionStore } from './stores.js';
 
 /** nanoid's default alphabet and length: 21 URL-safe characters. */
 export const SESSION_ID_RE = /^[A-Za-z0-9_-]{21}$/;
@@ -31,15 +30,7 @@ export class JournalSessionStore implements SessionStore {
   }
 
   async create(spec: NewSession, status: SessionStatus): Promise<Session> {
-    const meta: SessionMeta = {
-      sessionId: spec.sessionId ?? nanoid(),
-      analysisType: spec.analysisType,
-      params: spec.params,
-      createdAt: new Date().toISOString(),
-      filename: spec.filename,
-      uploadLength: spec.uploadLength ?? null,
-      ...(spec.webhook ? { webhook: spec.webhook } : {}),
-    };
+    const meta = sessionMeta(spec);
     this.journal.create(meta);
     const session = this.adopt(meta, status, []);
     void session.append('status', { status }); // a LocalSession applies it at once

@@ -2,8 +2,9 @@
 // store for several nodes) can stand in for today's: sessions and their event logs
 // (JournalSessionStore: JSONL journals under DATA_DIR), uploads (FileUploadStore: files under
 // DATA_DIR) and the job queue (job-queue.ts: LocalJobQueue).
+import { nanoid } from 'nanoid';
 import type { FileWriter } from './file-writer.js';
-import type { AnalysisKind, SessionStatus, WebhookTarget } from './events.js';
+import type { AnalysisKind, SessionMeta, SessionStatus, WebhookTarget } from './events.js';
 import type { Session } from './session.js';
 import type { StorageError } from './storage.js';
 
@@ -16,6 +17,19 @@ export interface NewSession {
   sessionId?: string;
   /** Where the terminal event is POSTed, if anywhere. */
   webhook?: WebhookTarget | null;
+}
+
+/** The metadata of a new session (a new nanoid unless the spec names its id), created now. */
+export function sessionMeta(spec: NewSession): SessionMeta {
+  return {
+    sessionId: spec.sessionId ?? nanoid(),
+    analysisType: spec.analysisType,
+    params: spec.params,
+    createdAt: new Date().toISOString(),
+    filename: spec.filename,
+    uploadLength: spec.uploadLength ?? null,
+    ...(spec.webhook ? { webhook: spec.webhook } : {}),
+  };
 }
 
 export interface RecoveryReport {

@@ -7,7 +7,6 @@
 // A node keeps one replica (RedisSession) per session it was asked for, fed by its one log
 // reader (log-reader.ts) until the log ends; a session removed on any node is forgotten on all
 // (pub/sub).
-import { nanoid } from 'nanoid';
 import type { Redis } from 'ioredis';
 import type { SessionEvent, SessionMeta, SessionStatus } from '../events.js';
 import { RedisUnavailableError } from '../errors.js';
@@ -15,7 +14,7 @@ import { Journal } from '../journal.js';
 import { DataLayout } from '../layout.js';
 import type { Session } from '../session.js';
 import { isSessionId } from '../store.js';
-import type { NewSession, RecoveryReport, SessionListQuery, SessionStore } from '../stores.js';
+import { sessionMeta, type NewSession, type RecoveryReport, type SessionListQuery, type SessionStore } from '../stores.js';
 import { guard, type RedisConnection, type ScriptFn } from './connection.js';
 import { LogReader } from './log-reader.js';
 import { APPEND_LUA, RedisSession, STATUSES, type SessionLink } from './redis-session.js';
@@ -106,15 +105,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async create(spec: NewSession, status: SessionStatus): Promise<Session> {
-    const meta: SessionMeta = {
-      sessionId: spec.sessionId ?? nanoid(),
-      analysisType: spec.analysisType,
-      params: spec.params,
-      createdAt: new Date().toISOString(),
-      filename: spec.filename,
-      uploadLength: spec.uploadLength ?? null,
-      ...(spec.webhook ? { webhook: spec.webhook } : {}),
-    };
+    const meta = sessionMeta(spec);
     const id = meta.sessionId;
     this.files.create(meta); // the session's folder on the shared DATA_DIR (video, media)
     const first: SessionEvent = { seq: 1, type: 'status', data: { status }, at: meta.createdAt };
