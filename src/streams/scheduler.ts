@@ -225,14 +225,19 @@ export class Scheduler {
     const startedAt = Date.now();
     const media = this.opts.media;
     const link = media ? (seg: HighlightSegment | WorkoutSegment) => media.linkSegment(session.id, seg) : null;
-    const write = (p: Promise<unknown>) =>
-      p.catch((err) => {
+    /** The run's event writes still in flight: its outcome is stored only after them. */
+    let writes: Promise<unknown> = Promise.resolve();
+    const write = (p: Promise<unknown>) => {
+      const w = p.catch((err) => {
         this.log.warn({ err, sessionId: session.id }, 'an engine event could not be stored');
         // The shared store stayed away for a whole lease: the log now lacks this event, and the
         // lease ran out (another worker may take the job). Stop this run without completing it,
         // so the take-over after the lease runs what is not in the log.
         if (err instanceof RedisUnavailableError && this.running.get(session.id)?.lease === lease) this.stopRun(session.id);
       });
+      writes = Promise.all([writes, w]);
+      return w;
+    };
     const sub = job.events.subscribe({ next: progressWriter(session, this.progressIntervalMs, loggedSegments(session), link, write), error: () => {} });
     const renewTimer = setInterval(() => void this.renew(session.id, lease), Math.max(100, (this.opts.leaseMs ?? 15_000) / 3));
     renewTimer.unref();
@@ -240,6 +245,8 @@ export class Scheduler {
     this.running.set(session.id, run);
     job.result.then(
       async (result) => {
+        // an event that could not be stored stops the run (above): it must not complete without it
+        await writes;
         if (!this.finish(run)) return;
         try {
           if (media) result = media.linkResult(session.id, result);
