@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startBalancer } from '../helpers/balancer.js';
-import { busyWorker, clusterOutput, skipWithoutRedis, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { busyWorker, skipWithoutRedis, startCluster, waitFor, withLogs, type Cluster } from '../helpers/cluster.js';
 import { followSse, followWs, gapsAndDuplicates, type Follower, type LogEvent } from '../helpers/followers.js';
 import { makeTestVideo } from '../helpers/media.js';
 import { getJson, isTerminalStatus, pollStatus, tempDir, upload } from '../helpers/server.js';
@@ -36,15 +36,6 @@ test.after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function withLogs(fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    (err as Error).message += `\n${clusterOutput(cluster)}`;
-    throw err;
-  }
-}
-
 /** A segment without what names its session (its media URLs), to compare two sessions' results. */
 const comparable = (s: any) => {
   const { clip_url, thumbnail_url, ...rest } = s;
@@ -52,7 +43,7 @@ const comparable = (s: any) => {
 };
 
 it('kill -9 a worker mid-job: the other worker takes it over after the lease, each segment once, results of a complete run', () =>
-  withLogs(async () => {
+  withLogs(cluster, async () => {
     const params = JSON.stringify({ segment_duration: 2 });
     const up = await upload(`${cluster.api[0].url}/api/v1/video/upload`, long, { params });
     assert.is(up.status, 202);
@@ -87,7 +78,7 @@ it('kill -9 a worker mid-job: the other worker takes it over after the lease, ea
   }));
 
 it('kill -9 an API node under 200 followers (SSE and WebSocket through the balancer): all resume on the other node, no gap, no duplicate', () =>
-  withLogs(async () => {
+  withLogs(cluster, async () => {
     const [doomed, survivor] = cluster.api;
     const lb = await startBalancer(cluster.api.map((n) => n.port));
     const followers: Follower[] = [];

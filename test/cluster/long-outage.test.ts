@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { busyWorker, clusterOutput, skipWithoutRedis, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { busyWorker, skipWithoutRedis, startCluster, waitFor, withLogs, type Cluster } from '../helpers/cluster.js';
 import { followSse, gapsAndDuplicates } from '../helpers/followers.js';
 import { makeTestVideo } from '../helpers/media.js';
 import { getJson, isTerminalStatus, pollStatus, tempDir, upload } from '../helpers/server.js';
@@ -35,8 +35,8 @@ test.after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-it('Redis away longer than JOB_LEASE mid-job: after it is back the job completes with every segment of its results in the log, once', async () => {
-  try {
+it('Redis away longer than JOB_LEASE mid-job: after it is back the job completes with every segment of its results in the log, once', () =>
+  withLogs(cluster, async () => {
     const [api] = cluster.api;
     const up = await upload(`${api.url}/api/v1/video/upload`, video, { params: JSON.stringify({ segment_duration: 2 }) });
     assert.is(up.status, 202, JSON.stringify(up.body));
@@ -68,10 +68,6 @@ it('Redis away longer than JOB_LEASE mid-job: after it is back the job completes
     assert.equal([...indexes].sort((a, b) => a - b), results.body.results.all_analyses.map((s: any) => s.index), 'every segment of the results is in the log');
     assert.is(indexes.length, 120);
     assert.equal(await followSse(api.url, id).done, log, 'a new follower reads the same log');
-  } catch (err) {
-    (err as Error).message += `\n${clusterOutput(cluster)}`;
-    throw err;
-  }
-});
+  }));
 
 test.run();

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { busyWorker, clusterOutput, skipWithoutRedis, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { busyWorker, skipWithoutRedis, startCluster, waitFor, withLogs, type Cluster } from '../helpers/cluster.js';
 import { followSse, followWs, gapsAndDuplicates, type Follower } from '../helpers/followers.js';
 import { makeTestVideo } from '../helpers/media.js';
 import { getJson, isTerminalStatus, pollStatus, tempDir, upload } from '../helpers/server.js';
@@ -41,8 +41,8 @@ test.after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-it('Redis stopped mid-job: 503 unavailable + Retry-After and /health degraded meanwhile; after its restart the job completes, log gapless', async () => {
-  try {
+it('Redis stopped mid-job: 503 unavailable + Retry-After and /health degraded meanwhile; after its restart the job completes, log gapless', () =>
+  withLogs(cluster, async () => {
     const [a, b] = cluster.api;
     const up = await upload(`${a.url}/api/v1/video/upload`, long, { params: JSON.stringify({ segment_duration: 2 }) });
     assert.is(up.status, 202);
@@ -91,11 +91,7 @@ it('Redis stopped mid-job: 503 unavailable + Retry-After and /health degraded me
     assert.is(after.status, 202, JSON.stringify(after.body));
     assert.is((await pollStatus(a.url, after.body.sessionId, isTerminalStatus)).status, 'completed');
     for (const n of cluster.nodes) assert.ok(n.alive(), `${n.name} is still running`);
-  } catch (err) {
-    (err as Error).message += `\n${clusterOutput(cluster)}`;
-    throw err;
-  }
-});
+  }));
 
 /** CPU seconds a process used so far (utime + stime). */
 function cpuSeconds(pid: number): number {
@@ -104,8 +100,8 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-it('the engine finishes while Redis is away: the events and results land when it is back, the session completes', async () => {
-  try {
+it('the engine finishes while Redis is away: the events and results land when it is back, the session completes', () =>
+  withLogs(cluster, async () => {
     const [a, b] = cluster.api;
     const up = await upload(`${a.url}/api/v1/video/upload`, long, { params: JSON.stringify({ segment_duration: 2 }) });
     assert.is(up.status, 202);
@@ -141,10 +137,6 @@ it('the engine finishes while Redis is away: the events and results land when it
     const results = await getJson(`${b.url}/api/v1/video/results/${id}`);
     assert.is(results.status, 200);
     assert.is(results.body.results.total_segments_analyzed, 45);
-  } catch (err) {
-    (err as Error).message += `\n${clusterOutput(cluster)}`;
-    throw err;
-  }
-});
+  }));
 
 test.run();

@@ -7,7 +7,7 @@ import path from 'node:path';
 import * as tus from 'tus-js-client';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { busyWorker, clusterOutput, skipWithoutRedis, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { busyWorker, skipWithoutRedis, startCluster, waitFor, withLogs, type Cluster } from '../helpers/cluster.js';
 import { followSse, followWs, gapsAndDuplicates, type Follower } from '../helpers/followers.js';
 import { makeTestVideo } from '../helpers/media.js';
 import { getJson, isTerminalStatus, pollStatus, tempDir, upload } from '../helpers/server.js';
@@ -42,18 +42,8 @@ test.after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs `fn`; on failure adds every node's last output to the error. */
-async function withLogs(fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    (err as Error).message += `\n${clusterOutput(cluster)}`;
-    throw err;
-  }
-}
-
 it('upload on node A, follow on node B over SSE and on A over WebSocket: identical gapless logs; replay on B', () =>
-  withLogs(async () => {
+  withLogs(cluster, async () => {
     const up = await upload(`${api(0)}/upload`, short, { params: JSON.stringify({ segment_duration: 2 }) });
     assert.is(up.status, 202, JSON.stringify(up.body));
     const id = up.body.sessionId as string;
@@ -80,7 +70,7 @@ it('upload on node A, follow on node B over SSE and on A over WebSocket: identic
   }));
 
 it('tus: the first half is sent to node A, the second half to node B; the upload completes and is analysed', () =>
-  withLogs(async () => {
+  withLogs(cluster, async () => {
     const bytes = fs.readFileSync(short);
     const half = Math.ceil(bytes.length / 2);
     const sent: string[] = [];
@@ -124,7 +114,7 @@ it('tus: the first half is sent to node A, the second half to node B; the upload
   }));
 
 it('cancel on the node that did not take the upload stops the job on its worker', () =>
-  withLogs(async () => {
+  withLogs(cluster, async () => {
     const up = await upload(`${api(0)}/upload`, long, { params: JSON.stringify({ segment_duration: 2 }) });
     assert.is(up.status, 202);
     const id = up.body.sessionId as string;

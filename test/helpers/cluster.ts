@@ -216,6 +216,16 @@ export async function busyWorker(cluster: Cluster, timeoutMs = 60_000): Promise<
 }
 
 /** The last lines of every node's output: what a failing cluster test prints. */
+/** Runs a test's body; on failure adds every node's last output to the error. */
+export async function withLogs(cluster: Cluster, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    (err as Error).message += `\n${clusterOutput(cluster)}`;
+    throw err;
+  }
+}
+
 export function clusterOutput(cluster: Cluster, chars = 3000): string {
   return cluster.nodes.map((n) => `--- ${n.name} (${n.role}, port ${n.port}) ---\n${n.output().slice(-chars)}`).join('\n');
 }
