@@ -247,7 +247,14 @@ export function pipeBody(ctx: Ctx, sink: BodySink): void {
       ctx.res.pause();
       sink.onDrain(() => resumeBody(ctx));
     }
-    if (isLast) sink.end();
+    if (isLast) {
+      sink.end();
+      // Nothing more of this body will come, and a sink that asked for a pause may never call back
+      // (an ended Writable emits no 'drain'): a socket left paused would not read the next request
+      // on the connection, and uWS's timeout would later close it under that request (a reset).
+      // This happens when holdBody handed over several chunks, the last among them, at once.
+      resumeBody(ctx);
+    }
   });
 }
 

@@ -3,6 +3,8 @@
 // them (pausing the socket once enough is kept) until the handler's reader takes over. Real uWS
 // app, real router, real fetch client.
 import { createHash } from 'node:crypto';
+import net from 'node:net';
+import { Writable } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import uWS from 'uWebSockets.js';
@@ -36,6 +38,24 @@ test.before(async () => {
     );
     sendJson(ctx, 200, { bytes, sha256: hash.digest('hex') });
   }, { body: true, auth: false });
+  // The same into a Writable that is slower than the socket (as busboy is): its first write asks
+  // for a pause, and a Writable that is ended never emits 'drain'.
+  router.add('post', '/late-writable/:ms', 'late-writable', async (ctx) => {
+    await sleep(Number(ctx.params[0]));
+    let bytes = 0;
+    const sink = new Writable({
+      highWaterMark: 1024,
+      write(chunk: Buffer, _enc, done) {
+        bytes += chunk.length;
+        setTimeout(done, 5);
+      },
+    });
+    await new Promise<void>((resolve) => {
+      sink.on('finish', resolve);
+      pipeBody(ctx, { write: (b) => sink.write(b), onDrain: (resume) => sink.once('drain', resume), end: () => sink.end() });
+    });
+    sendJson(ctx, 200, { bytes });
+  }, { body: true, auth: false });
   // Refuses after a wait, without reading: the error is still answered cleanly.
   router.add('post', '/refuse', 'refuse', async () => {
     await sleep(50);
@@ -61,6 +81,60 @@ for (const size of [10, 64 * 1024, 5 * 1024 * 1024]) {
     assert.equal(await res.json(), { bytes: size, sha256: sha(b) });
   });
 }
+
+/** Writes raw HTTP on one socket and reads answers as they come (keep-alive checks). */
+function rawClient() {
+  const sock = net.connect(port, '127.0.0.1');
+  let got = '';
+  let waiting: (() => void) | null = null;
+  sock.on('data', (d) => {
+    got += d.toString('latin1');
+    waiting?.();
+  });
+  sock.on('error', () => {});
+  sock.on('close', () => waiting?.());
+  /** The next whole answer (headers and Content-Length body), or null if none within `ms`. */
+  const answer = async (ms: number): Promise<string | null> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const m = /\r\n\r\n/.exec(got);
+      if (m) {
+        const len = Number(/content-length: *(\d+)/i.exec(got.slice(0, m.index))?.[1] ?? 0);
+        const end = m.index + 4 + len;
+        if (got.length >= end) {
+          const one = got.slice(0, end);
+          got = got.slice(end);
+          return one;
+        }
+      }
+      if (sock.destroyed || Date.now() > deadline) return null;
+      await new Promise<void>((r) => {
+        waiting = r;
+        setTimeout(r, 50);
+      });
+    }
+  };
+  return { sock, answer };
+}
+
+test('a body kept whole (its last chunk too) while the handler waited, into a sink that asked for a pause: the next request on the connection is answered', async () => {
+  const { sock, answer } = rawClient();
+  const b = body(200 * 1024);
+  sock.write(`POST /late-writable/150 HTTP/1.1\r\nHost: x\r\nContent-Length: ${b.length}\r\n\r\n`);
+  // in pieces, so that the router keeps several chunks before the handler reads them
+  for (let i = 0; i < b.length; i += 64 * 1024) {
+    sock.write(b.subarray(i, i + 64 * 1024));
+    await sleep(10);
+  }
+  const first = await answer(5000);
+  assert.ok(first?.startsWith('HTTP/1.1 200'), String(first));
+  assert.ok(first!.endsWith(JSON.stringify({ bytes: b.length })), first!);
+  sock.write('POST /late/0 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc');
+  const second = await answer(3000);
+  sock.destroy();
+  // without the fix the socket stays paused: no answer, then uWS's 10 s timeout closes it (a reset)
+  assert.ok(second?.startsWith('HTTP/1.1 200'), `second request on the connection: ${second}`);
+});
 
 test('an error thrown after a wait, body unread, is answered and the connection is usable', async () => {
   const res = await fetch(`http://127.0.0.1:${port}/refuse`, { method: 'POST', body: body(300 * 1024), signal: AbortSignal.timeout(10_000) });
