@@ -6,6 +6,7 @@ import { RedisClusterLock } from '../streams/redis/cluster-lock.js';
 import { RedisJobQueue } from '../streams/redis/job-queue.js';
 import { RedisSessionStore } from '../streams/redis/session-store.js';
 import { RedisUploadLocks } from '../streams/redis/upload-locks.js';
+import { RedisWebhookStore } from '../streams/redis/webhook-store.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 
@@ -41,6 +42,8 @@ export async function openBackend(config: Config, log: Logger): Promise<ServiceB
     queue,
     uploadLocks: new RedisUploadLocks(conn, UPLOAD_LOCK_STALE_MS),
     clusterLock: new RedisClusterLock(conn),
+    // a worker may have no way out to the receivers: api and all nodes send
+    webhooks: new RedisWebhookStore(conn, { send: config.role !== 'worker' }),
     nodeId: config.nodeId,
     connected: () => conn.connected,
     close: () => conn.close(),

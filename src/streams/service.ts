@@ -15,10 +15,10 @@ import { Scheduler } from './scheduler.js';
 import type { Session } from './session.js';
 import { StorageError } from './storage.js';
 import { JournalSessionStore } from './store.js';
-import type { ClusterLock, IncomingUpload, RecoveryReport, SessionListQuery, SessionStore, StorageHealth, UploadLocks, UploadStore } from './stores.js';
+import type { ClusterLock, IncomingUpload, RecoveryReport, SessionListQuery, SessionStore, StorageHealth, UploadLocks, UploadStore, WebhookSchedule, WebhookStore } from './stores.js';
 import { LocalClusterLock, LocalUploadLocks } from './local-locks.js';
 import { FileUploadStore } from './uploads.js';
-import { FileWebhookStore } from './webhook-store.js';
+import { FileWebhookStore, TimerWebhookSchedule } from './webhook-store.js';
 import { Webhooks, parseWebhookUrl, type WebhookView } from './webhooks.js';
 import { MediaStore } from './media.js';
 import { SessionMedia, type MediaLinks } from './session-media.js';
@@ -78,6 +78,8 @@ export interface ServiceBackend {
   queue: JobQueue;
   uploadLocks: UploadLocks;
   clusterLock: ClusterLock;
+  /** Webhook deliveries and when they are due, for every node (any sending node may send one). */
+  webhooks: WebhookStore & WebhookSchedule;
   /** This node's id (its own folder for incoming multipart files). */
   nodeId: string;
   /** Whether the shared store is reachable now. */
@@ -212,12 +214,13 @@ export class VideoService {
     });
     if (opts.runJobs === false) this.scheduler.pause();
     const wh = opts.webhooks ?? { defaultUrl: null, secret: null, retryBaseMs: 10_000, maxAgeMs: 24 * 3_600_000 };
-    this.webhooks = new Webhooks(new FileWebhookStore(this.layout), {
+    const files = this.backend ? null : new FileWebhookStore(this.layout);
+    this.webhooks = new Webhooks(this.backend?.webhooks ?? files!, this.backend?.webhooks ?? new TimerWebhookSchedule(files!), {
       secret: wh.secret,
       retryBaseMs: wh.retryBaseMs,
       maxAgeMs: wh.maxAgeMs,
       log: this.log,
-      sessionExists: async (id) => (await this.store.get(id)) !== undefined,
+      session: (id) => this.store.get(id),
     });
   }
 
@@ -254,9 +257,9 @@ export class VideoService {
     for (const s of report.sessions) {
       if (!s.terminal) this.watch(s);
       // ended before its delivery could be recorded (the process stopped in between)
-      else if (s.meta.webhook && !this.webhooks.has(s.id)) void this.sendWebhook(s);
+      else if (s.meta.webhook && !(await this.webhooks.has(s.id))) void this.sendWebhook(s);
     }
-    this.webhooks.resume();
+    this.webhooks.start();
     for (const s of report.requeue) await this.scheduler.enqueueRecovered(s);
     for (const s of report.uploading) {
       this.trackUpload(s);
@@ -433,7 +436,8 @@ export class VideoService {
     if (!s) return undefined;
     const view = statusView(s.state, s.meta.filename);
     view.storage = { bytes: this.store.diskBytes(id), video: this.uploads.hasVideo(id) };
-    if (s.meta.webhook) view.webhook = this.webhooks.view(id);
+    // Redis away: the status is the node's copy, without the delivery
+    if (s.meta.webhook) view.webhook = await this.webhooks.view(id).catch((err) => (err instanceof RedisUnavailableError ? undefined : Promise.reject(err)));
     return view;
   }
 
@@ -482,7 +486,7 @@ export class VideoService {
     this.mediaFiles.forget(id);
     const removed = await this.store.remove(id);
     try {
-      this.webhooks.forget(id);
+      await this.webhooks.forget(id);
     } catch (err) {
       this.log.error({ err, sessionId: id }, 'could not delete the webhook delivery');
     }
@@ -632,7 +636,7 @@ export class VideoService {
     try {
       // a session cleaned up (deleted) before it ended has nobody to tell
       if (!session.meta.webhook || (await this.store.get(session.id)) !== session) return;
-      this.webhooks.deliver(session, session.meta.webhook);
+      await this.webhooks.deliver(session, session.meta.webhook);
     } catch (err) {
       this.log.error({ err, sessionId: session.id }, 'could not record the webhook delivery');
     }

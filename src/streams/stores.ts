@@ -165,10 +165,30 @@ export interface WebhookDelivery {
   lastAttempt: { at: string; statusCode: number | null; error: string | null } | null;
 }
 
-/** Webhook deliveries, one per session. Failures are StorageErrors. */
+/**
+ * Webhook deliveries, one per session. Failures are StorageErrors (journal) or
+ * RedisUnavailableError (shared store).
+ */
 export interface WebhookStore {
-  save(delivery: WebhookDelivery): void;
-  get(sessionId: string): WebhookDelivery | null;
-  all(): WebhookDelivery[];
-  remove(sessionId: string): void;
+  /** Stores a new delivery unless the session has one already (false then). */
+  create(delivery: WebhookDelivery): Promise<boolean>;
+  save(delivery: WebhookDelivery): Promise<void>;
+  get(sessionId: string): Promise<WebhookDelivery | null>;
+  remove(sessionId: string): Promise<void>;
+}
+
+/**
+ * When each stored delivery is due. The journal's keeps timers in this process; the shared one
+ * keeps due times in Redis, and each due delivery is claimed by one node at a time, for a lease.
+ */
+export interface WebhookSchedule {
+  /** From now on runs `attempt` for each delivery when it is due, first those due already. */
+  start(attempt: (sessionId: string) => Promise<void>): void;
+  /** A delivery just created is due now (unless it is due already: another node may hold it). */
+  first(sessionId: string): Promise<void>;
+  /** The next attempt is due at `at` (ms since the epoch). */
+  at(sessionId: string, at: number): Promise<void>;
+  /** Not due any more: delivered, given up or gone. */
+  clear(sessionId: string): Promise<void>;
+  stop(): void;
 }

@@ -4,14 +4,15 @@
 //   Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
 // A failed attempt (no 2xx answer within the timeout) is retried with exponential backoff
 // until the delivery is older than maxAgeMs. Deliveries are stored (WebhookStore) before the
-// first attempt and after each one, so a restart picks the retries up where they were.
+// first attempt and after each one, so a restart (or, with the shared store, another node) picks
+// the retries up where they were.
 import { createHmac } from 'node:crypto';
 import { nanoid } from 'nanoid';
 import type { WebhookTarget } from './events.js';
 import { InvalidWebhookUrlError } from './errors.js';
 import { silentLogger, type Logger } from './log.js';
 import type { Session } from './session.js';
-import type { WebhookDelivery, WebhookStore } from './stores.js';
+import type { WebhookDelivery, WebhookSchedule, WebhookStore } from './stores.js';
 
 export interface WebhookOptions {
   /** Signs deliveries when set. */
@@ -23,8 +24,8 @@ export interface WebhookOptions {
   /** How long one attempt may take. */
   timeoutMs?: number;
   log?: Logger;
-  /** Whether the session still exists: an ended delivery of a deleted session is deleted too. */
-  sessionExists: (sessionId: string) => Promise<boolean>;
+  /** The session, if it still exists: an ended delivery of a deleted session is deleted too. */
+  session: (sessionId: string) => Promise<Session | undefined>;
 }
 
 /** What the status object shows of a session's webhook. */
@@ -73,61 +74,56 @@ export function webhookBody(session: Session, target: WebhookTarget): string {
   });
 }
 
+/** A delivery of `session`, ended just now, to `target`: due at once. */
+function newDelivery(session: Session, target: WebhookTarget): WebhookDelivery {
+  return {
+    id: `whd_${nanoid()}`,
+    sessionId: session.id,
+    url: target.url,
+    body: webhookBody(session, target),
+    createdAt: Date.now(),
+    attempts: 0,
+    state: 'pending',
+    nextAttemptAt: Date.now(),
+    lastAttempt: null,
+  };
+}
+
+/**
+ * Sends the deliveries of a WebhookStore when its schedule says they are due, and records each
+ * attempt. With the shared store, any node may send a delivery another node created, and one
+ * whose session ended while no node recorded it (its creator died) is created from the session.
+ */
 export class Webhooks {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly inFlight = new Map<string, AbortController>();
   private readonly log: Logger;
   private stopped = false;
 
   constructor(
     private readonly store: WebhookStore,
+    private readonly schedule: WebhookSchedule,
     private readonly opts: WebhookOptions,
   ) {
     this.log = opts.log ?? silentLogger;
   }
 
-  /** Resumes the stored deliveries that were still being retried; drops ended ones of deleted sessions. */
-  resume(): void {
-    for (const d of this.store.all()) {
-      if (d.state === 'pending') this.schedule(d, Math.max(0, (d.nextAttemptAt ?? 0) - Date.now()));
-      else void this.dropIfOrphan(d);
-    }
-  }
-
-  /** Deletes an ended delivery whose session is gone. */
-  private async dropIfOrphan(d: WebhookDelivery): Promise<void> {
-    try {
-      if (!(await this.opts.sessionExists(d.sessionId))) this.store.remove(d.sessionId);
-    } catch (err) {
-      this.log.warn({ err, sessionId: d.sessionId }, 'could not check the session of an ended webhook delivery');
-    }
+  /** Starts sending what is due (the stored deliveries still being retried first). */
+  start(): void {
+    this.schedule.start((sessionId) => this.attempt(sessionId));
   }
 
   /** Whether a delivery was ever created for the session (recovery creates missing ones). */
-  has(sessionId: string): boolean {
-    return this.store.get(sessionId) !== null;
+  async has(sessionId: string): Promise<boolean> {
+    return (await this.store.get(sessionId)) !== null;
   }
 
-  /** Creates and sends the delivery of a session that just ended. Throws a StorageError. */
-  deliver(session: Session, target: WebhookTarget): void {
-    if (this.store.get(session.id)) return;
-    const d: WebhookDelivery = {
-      id: `whd_${nanoid()}`,
-      sessionId: session.id,
-      url: target.url,
-      body: webhookBody(session, target),
-      createdAt: Date.now(),
-      attempts: 0,
-      state: 'pending',
-      nextAttemptAt: Date.now(),
-      lastAttempt: null,
-    };
-    this.store.save(d);
-    this.schedule(d, 0);
+  /** Creates and sends the delivery of a session that just ended (once, however often called). */
+  async deliver(session: Session, target: WebhookTarget): Promise<void> {
+    if (await this.store.create(newDelivery(session, target))) await this.schedule.first(session.id);
   }
 
-  view(sessionId: string): WebhookView | null {
-    const d = this.store.get(sessionId);
+  async view(sessionId: string): Promise<WebhookView | null> {
+    const d = await this.store.get(sessionId);
     if (!d) return null;
     return {
       deliveryId: d.id,
@@ -140,31 +136,78 @@ export class Webhooks {
   }
 
   /** The session is gone: a delivery that ended is deleted, one still retrying goes on. */
-  forget(sessionId: string): void {
-    const d = this.store.get(sessionId);
-    if (d && d.state !== 'pending') this.store.remove(sessionId);
+  async forget(sessionId: string): Promise<void> {
+    const d = await this.store.get(sessionId);
+    if (d && d.state !== 'pending') await this.store.remove(sessionId);
   }
 
-  /** Stops retrying (shutdown); what is stored is resumed at the next start. */
+  /** Stops sending (shutdown); what is stored is sent at the next start (or by another node). */
   stop(): void {
     this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+    this.schedule.stop();
     for (const c of this.inFlight.values()) c.abort();
   }
 
-  private schedule(d: WebhookDelivery, delayMs: number): void {
-    if (this.stopped) return;
-    clearTimeout(this.timers.get(d.sessionId));
-    const t = setTimeout(() => {
-      this.timers.delete(d.sessionId);
-      void this.attempt(d);
-    }, Math.min(delayMs, 2 ** 31 - 1));
-    t.unref();
-    this.timers.set(d.sessionId, t);
+  /** The delivery of a session whose end no node recorded: made from the session, if it still exists. */
+  private async recreate(sessionId: string): Promise<WebhookDelivery | null> {
+    const session = await this.opts.session(sessionId);
+    if (!session?.terminal || !session.meta.webhook) return null;
+    await this.store.create(newDelivery(session, session.meta.webhook));
+    return this.store.get(sessionId);
   }
 
-  private async attempt(d: WebhookDelivery): Promise<void> {
+  /** One attempt of a due delivery; the next one is scheduled, or the delivery ends. */
+  private async attempt(sessionId: string): Promise<void> {
+    if (this.stopped || this.inFlight.has(sessionId)) return;
+    let d: WebhookDelivery | null;
+    try {
+      d = (await this.store.get(sessionId)) ?? (await this.recreate(sessionId));
+      if (d?.state !== 'pending') {
+        // an ended delivery outlives its session only until this (forget could not delete it)
+        if (d && !(await this.opts.session(sessionId))) await this.store.remove(sessionId);
+        return await this.schedule.clear(sessionId);
+      }
+    } catch (err) {
+      // due again once the schedule's lease (shared store) or the next start (journal) comes round
+      this.log.warn({ err, sessionId }, 'could not read a webhook delivery');
+      return;
+    }
+    const outcome = await this.post(d);
+    if (outcome === 'shutdown') return; // sent again at the next start, not counted
+    const now = Date.now();
+    d.attempts++;
+    d.lastAttempt = { at: new Date(now).toISOString(), ...outcome };
+    if (!outcome.error) {
+      d.state = 'delivered';
+      d.nextAttemptAt = null;
+      this.log.info({ sessionId, deliveryId: d.id, attempts: d.attempts, statusCode: outcome.statusCode }, 'webhook delivered');
+    } else {
+      const delay = Math.min(MAX_DELAY_MS, this.opts.retryBaseMs * 2 ** (d.attempts - 1)) * (0.9 + Math.random() * 0.2);
+      if (now + delay - d.createdAt > this.opts.maxAgeMs) {
+        d.state = 'failed';
+        d.nextAttemptAt = null;
+        this.log.error({ sessionId, deliveryId: d.id, attempts: d.attempts, error: outcome.error }, 'webhook delivery given up');
+      } else {
+        d.nextAttemptAt = now + Math.round(delay);
+        this.log.warn({ sessionId, deliveryId: d.id, attempts: d.attempts, error: outcome.error, retryInMs: Math.round(delay) }, 'webhook attempt failed');
+      }
+    }
+    try {
+      if (d.state === 'pending') {
+        await this.store.save(d);
+        await this.schedule.at(sessionId, d.nextAttemptAt!);
+      } else {
+        if (!(await this.opts.session(sessionId).catch(() => true))) await this.store.remove(sessionId);
+        else await this.store.save(d);
+        await this.schedule.clear(sessionId);
+      }
+    } catch (err) {
+      this.log.error({ err, sessionId }, 'could not record the webhook attempt');
+    }
+  }
+
+  /** POSTs the delivery: its answer's status code, and what went wrong if it was no 2xx. */
+  private async post(d: WebhookDelivery): Promise<{ statusCode: number | null; error: string | null } | 'shutdown'> {
     const t = Math.floor(Date.now() / 1000);
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',
@@ -176,45 +219,17 @@ export class Webhooks {
     const controller = new AbortController();
     this.inFlight.set(d.sessionId, controller);
     const timer = setTimeout(() => controller.abort(), this.opts.timeoutMs ?? 10_000);
-    let statusCode: number | null = null;
-    let error: string | null = null;
     try {
       const res = await fetch(d.url, { method: 'POST', headers, body: d.body, signal: controller.signal, redirect: 'manual' });
-      statusCode = res.status;
       await res.body?.cancel().catch(() => {});
-      if (res.status < 200 || res.status > 299) error = `HTTP ${res.status}`;
+      return { statusCode: res.status, error: res.status < 200 || res.status > 299 ? `HTTP ${res.status}` : null };
     } catch (err) {
+      if (controller.signal.aborted && this.stopped) return 'shutdown';
       const cause = (err as { cause?: { code?: string } }).cause?.code;
-      error = controller.signal.aborted ? (this.stopped ? 'shutdown' : 'timed out') : (cause ?? 'network error');
+      return { statusCode: null, error: controller.signal.aborted ? 'timed out' : (cause ?? 'network error') };
     } finally {
       clearTimeout(timer);
       this.inFlight.delete(d.sessionId);
     }
-    if (this.stopped && error === 'shutdown') return; // resumed at the next start, not counted
-    const now = Date.now();
-    d.attempts++;
-    d.lastAttempt = { at: new Date(now).toISOString(), statusCode, error };
-    if (!error) {
-      d.state = 'delivered';
-      d.nextAttemptAt = null;
-      this.log.info({ sessionId: d.sessionId, deliveryId: d.id, attempts: d.attempts, statusCode }, 'webhook delivered');
-    } else {
-      const delay = Math.min(MAX_DELAY_MS, this.opts.retryBaseMs * 2 ** (d.attempts - 1)) * (0.9 + Math.random() * 0.2);
-      if (now + delay - d.createdAt > this.opts.maxAgeMs) {
-        d.state = 'failed';
-        d.nextAttemptAt = null;
-        this.log.error({ sessionId: d.sessionId, deliveryId: d.id, attempts: d.attempts, error }, 'webhook delivery given up');
-      } else {
-        d.nextAttemptAt = now + Math.round(delay);
-        this.log.warn({ sessionId: d.sessionId, deliveryId: d.id, attempts: d.attempts, error, retryInMs: Math.round(delay) }, 'webhook attempt failed');
-      }
-    }
-    try {
-      if (d.state !== 'pending' && !(await this.opts.sessionExists(d.sessionId).catch(() => true))) this.store.remove(d.sessionId);
-      else this.store.save(d);
-    } catch (err) {
-      this.log.error({ err, sessionId: d.sessionId }, 'could not record the webhook delivery');
-    }
-    if (d.state === 'pending') this.schedule(d, d.nextAttemptAt! - now);
   }
 }

@@ -5,10 +5,11 @@ import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeTestVideo } from '../helpers/media.js';
-import { getJson, isTerminalStatus, pollStatus, spawnServer, tempDir, upload, type ChildServer } from '../helpers/server.js';
+import { TEST_STORE, getJson, isTerminalStatus, pollStatus, spawnServer, storeEnv, tempDir, upload, type ChildServer } from '../helpers/server.js';
 
 const SECRET = 'whsec_test_0123456789';
 let dir: string;
@@ -49,6 +50,21 @@ async function until<T>(what: string, f: () => T | undefined | null | false, tim
     await sleep(25);
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The sessions whose deliveries the servers on dataDir store: files under DATA_DIR/webhooks, or in Redis. */
+async function storedDeliveries(dataDir: string): Promise<string[]> {
+  if (TEST_STORE === 'journal') {
+    const files = fs.existsSync(`${dataDir}/webhooks`) ? fs.readdirSync(`${dataDir}/webhooks`) : [];
+    return files.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
+  }
+  const { REDIS_URL, REDIS_PREFIX } = await storeEnv(dataDir);
+  const redis = new Redis(REDIS_URL);
+  try {
+    return await redis.hkeys(`${REDIS_PREFIX}webhooks`);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 function verify(r: Received): void {
@@ -100,9 +116,9 @@ test('a delivery fails twice, is retried with backoff, arrives signed with one d
     await sleep(500);
     assert.is(rx.got.length, 3, 'nothing after the success');
     // the delivery's record goes with the session
-    assert.ok(fs.existsSync(`${dataDir}/webhooks/${id}.json`));
+    assert.equal(await storedDeliveries(dataDir), [id]);
     assert.is((await getJson(`${srv.url}/api/v1/video/cleanup/${id}`, { method: 'DELETE' })).status, 200);
-    assert.not.ok(fs.existsSync(`${dataDir}/webhooks/${id}.json`));
+    assert.equal(await storedDeliveries(dataDir), []);
   } finally {
     rx.close();
   }
@@ -125,7 +141,7 @@ test('deliveries survive a restart; the status shows the last failed attempt mea
     assert.type(st.webhook.nextAttemptAt, 'string');
     first.proc.kill('SIGTERM');
     assert.is(await first.exited, 0);
-    assert.ok(fs.readdirSync(`${dataDir}/webhooks`).length === 1, 'stored under DATA_DIR');
+    assert.equal(await storedDeliveries(dataDir), [id], 'stored (under DATA_DIR, or in Redis)');
     const before = rx.got.length;
 
     rx.setPlan(() => 204);

@@ -1,7 +1,6 @@
 // Processor pieces: prompt expansion for images and videos, frame sampling, number words,
 // resampling, PNG decoding, position ids and pixel shuffle.
 import { deflateSync } from 'node:zlib';
-import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadModelFolder } from '../../src/engine/smolvlm/config.js';

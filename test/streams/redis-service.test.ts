@@ -6,6 +6,8 @@
 // goes on and every event reaches the follower once, in order. (test/cluster runs the same
 // with real processes.)
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { firstValueFrom, toArray } from 'rxjs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -16,11 +18,16 @@ import { RedisConnection } from '../../src/streams/redis/connection.js';
 import { RedisJobQueue } from '../../src/streams/redis/job-queue.js';
 import { RedisSessionStore } from '../../src/streams/redis/session-store.js';
 import { RedisUploadLocks } from '../../src/streams/redis/upload-locks.js';
+import { RedisWebhookStore } from '../../src/streams/redis/webhook-store.js';
 import { VideoService } from '../../src/streams/service.js';
 import type { Session } from '../../src/streams/session.js';
 import { makeTestVideo } from '../helpers/media.js';
+import { suspendContractChecks } from '../helpers/contract.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/server.js';
+
+// no requests to the service's API here: the services' own webhook POSTs are not API answers
+suspendContractChecks();
 
 let redis: TestRedis;
 let dir: string;
@@ -30,7 +37,7 @@ const running: Array<{ svc: VideoService; conn: RedisConnection }> = [];
 const dataDirs: string[] = [];
 let prefixN = 0;
 
-async function node(prefix: string, dataDir: string, nodeId: string, runJobs: boolean, jobLeaseMs: number) {
+async function node(prefix: string, dataDir: string, nodeId: string, runJobs: boolean, jobLeaseMs: number, webhookClaimMs?: number) {
   const conn = new RedisConnection({ url: redis.url, prefix });
   await conn.ready();
   const svc = new VideoService(engine, {
@@ -42,11 +49,13 @@ async function node(prefix: string, dataDir: string, nodeId: string, runJobs: bo
     jobLeaseMs,
     runJobs,
     role: runJobs ? 'worker' : 'api',
+    webhooks: { defaultUrl: null, secret: null, retryBaseMs: 200, maxAgeMs: 60_000 },
     backend: {
       store: new RedisSessionStore(conn, { nodeId, dataDir, retryWindowMs: jobLeaseMs }),
       queue: new RedisJobQueue(conn, { nodeId, concurrency: runJobs ? 1 : 0, queueLimit: 8, jobLeaseMs }),
       uploadLocks: new RedisUploadLocks(conn, 5000),
       clusterLock: new RedisClusterLock(conn),
+      webhooks: new RedisWebhookStore(conn, { send: !runJobs, claimMs: webhookClaimMs }),
       nodeId,
       connected: () => conn.connected,
       close: () => conn.close(),
@@ -65,11 +74,54 @@ async function cluster(jobLeaseMs: number) {
   return { prefix, dataDir, api: await node(prefix, dataDir, 'api1', false, jobLeaseMs), worker: await node(prefix, dataDir, 'worker1', true, jobLeaseMs) };
 }
 
-async function uploadOn(svc: VideoService): Promise<Session> {
+async function uploadOn(svc: VideoService, webhookUrl?: string): Promise<Session> {
   const incoming = svc.receiveFile();
   incoming.writer.write(fs.readFileSync(video));
   await incoming.writer.finish();
-  return svc.createFromFile(incoming, { analysisType: 'highlights', params: { ...svc.validate('highlights', {}) }, filename: 'v.mp4' });
+  const webhook = webhookUrl ? { url: webhookUrl, base: 'http://video.example' } : null;
+  return svc.createFromFile(incoming, { analysisType: 'highlights', params: { ...svc.validate('highlights', {}) }, filename: 'v.mp4', webhook });
+}
+
+/** Stops a node as if it died: its connections go, its webhook attempt in flight is dropped. */
+async function stopNode(n: { svc: VideoService; conn: RedisConnection }) {
+  running.splice(running.indexOf(n), 1);
+  await n.svc.shutdown();
+  await n.conn.close();
+}
+
+/** A webhook receiver that answers its n-th request (1-based) after `delay(n)` ms (Infinity: never). */
+async function receiver(delay: (n: number) => number = () => 0) {
+  const got: Array<{ id: string; body: string }> = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      got.push({ id: String(req.headers['webhook-id']), body });
+      const ms = delay(got.length);
+      if (ms < Infinity) setTimeout(() => res.writeHead(204).end(), ms);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got, close: () => server.closeAllConnections() ?? server.close() };
+}
+
+/** The session's webhook as the status shows it, once delivered (it is recorded after the answer). */
+async function delivered(svc: VideoService, id: string) {
+  let view = (await svc.status(id))!.webhook;
+  for (let i = 0; i < 200 && view?.state !== 'delivered'; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    view = (await svc.status(id))!.webhook;
+  }
+  assert.is(view?.state, 'delivered', JSON.stringify(view));
+  return view!;
+}
+
+async function until(what: string, f: () => boolean, timeoutMs = 30_000) {
+  const end = Date.now() + timeoutMs;
+  while (!f()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 /** The session's end, or a failure after 120 s (a job nobody takes would otherwise hang the file). */
@@ -157,6 +209,66 @@ test('Redis restarted mid-job: the job goes on, and every event reaches the foll
   assert.equal(indexes, [...new Set(indexes)].sort((a, b) => a - b));
   assert.not.ok(seen.some((e) => e.data.attempt !== undefined), 'no take-over');
   assert.equal(seen, session.history());
+});
+
+test('a webhook whose session ends after the API node that created it is gone is sent by another API node, once', async () => {
+  const rx = await receiver();
+  try {
+    const prefix = `v${++prefixN}:`;
+    const dataDir = tempDir('vas-redis-svc-');
+    dataDirs.push(dataDir);
+    // queued on A while no worker runs; A is gone before the session ends, so A never records its delivery
+    const a = await node(prefix, dataDir, 'apiA', false, 15_000);
+    const id = (await uploadOn(a.svc, rx.url)).id;
+    await stopNode(a);
+    const b = await node(prefix, dataDir, 'apiB', false, 15_000);
+    await node(prefix, dataDir, 'worker1', true, 15_000);
+    const end = await ended(b.svc, (await b.svc.get(id))!);
+    assert.is(end.status, 'completed', JSON.stringify(end.error));
+    await until('the delivery', () => rx.got.length > 0);
+    assert.equal(JSON.parse(rx.got[0].body), { sessionId: id, status: 'completed', resultsUrl: `http://video.example/api/v1/video/results/${id}`, error: null });
+    assert.match(rx.got[0].id, /^whd_/);
+    const view = await delivered(b.svc, id);
+    assert.is(view.deliveryId, rx.got[0].id);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.is(rx.got.length, 1, 'sent once');
+  } finally {
+    rx.close();
+  }
+});
+
+test('two API nodes: a delivery is sent once; one whose sender died mid-attempt is sent by the other after its claim, with the same id', async () => {
+  // the first attempt hangs: its sender (A) dies with it in flight; the third is answered slowly,
+  // so the other node's polls see it due while it is in flight
+  const rx = await receiver((n) => (n === 1 ? Infinity : n === 3 ? 1500 : 0));
+  try {
+    const prefix = `v${++prefixN}:`;
+    const dataDir = tempDir('vas-redis-svc-');
+    dataDirs.push(dataDir);
+    const a = await node(prefix, dataDir, 'apiA', false, 15_000, 1500);
+    await node(prefix, dataDir, 'worker1', true, 15_000);
+    const session = await uploadOn(a.svc, rx.url);
+    await ended(a.svc, session);
+    await until('the first attempt', () => rx.got.length === 1);
+    await stopNode(a);
+    const b = await node(prefix, dataDir, 'apiB', false, 15_000, 1500);
+    await until('the attempt after the claim ran out', () => rx.got.length === 2);
+    assert.is(rx.got[1].id, rx.got[0].id, 'the same delivery id');
+    assert.is(rx.got[1].body, rx.got[0].body);
+    const view = await delivered(b.svc, session.id);
+    assert.is(view.attempts, 1, "the dead node's attempt is not counted");
+
+    // with both API nodes up, a second session's delivery is sent once
+    const c = await node(prefix, dataDir, 'apiC', false, 15_000, 1500);
+    const next = await uploadOn(c.svc, rx.url);
+    await ended(c.svc, next);
+    await until('the second delivery', () => rx.got.length === 3);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.is(rx.got.length, 3, 'sent once');
+    assert.is(JSON.parse(rx.got[2].body).sessionId, next.id);
+  } finally {
+    rx.close();
+  }
 });
 
 test.run();

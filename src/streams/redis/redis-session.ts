@@ -18,7 +18,8 @@ export const STATUSES: readonly SessionStatus[] = ['uploading', 'pending', 'proc
 /** Write ids a session's script remembers per writer (to answer a write sent again). */
 const REMEMBERED_WRITES = 64;
 
-// KEYS: 1 hash, 2 log, 3 updated (zset), 4 writes (hash), 5..10 the status sets in STATUSES order.
+// KEYS: 1 hash, 2 log, 3 updated (zset), 4 writes (hash), 5..10 the status sets in STATUSES order,
+//   11 the webhooks' due set (marked when a session that has a webhook ends: redis/webhook-store.ts).
 // ARGV: 1 sessionId, 2 write id, 3 write id to forget or '', 4 at (ISO), 5 at (ms), 6 'a' | 't', then
 //   'a': 7 type, 8 data JSON, 9 the status it enters or '', 10 a segment's index or ''
 //   't': 7 status, 8 from or '', 9 status event data JSON, 10 terminal event data JSON, 11 '1' if terminal
@@ -42,6 +43,10 @@ local function add(type, data)
   seq = seq + 1
   redis.call('XADD', KEYS[2], '0-' .. seq, 'e', '{"seq":' .. seq .. ',"type":"' .. type .. '","data":' .. data .. ',"at":"' .. ARGV[4] .. '"}')
 end
+local function close()
+  redis.call('HSET', h, 'closed', '1')
+  if redis.call('HGET', h, 'webhook') == '1' then redis.call('ZADD', KEYS[11], 'NX', ARGV[5], ARGV[1]) end
+end
 local function enter(status)
   local cur = redis.call('HGET', h, 'status')
   if cur == status or terminal[cur] or not sets[status] then return end
@@ -54,7 +59,7 @@ if ARGV[6] == 'a' then
   if ARGV[10] ~= '' and redis.call('HSETNX', h, 'segment:' .. ARGV[10], 1) == 0 then return done(0) end
   add(ARGV[7], ARGV[8])
   if ARGV[9] ~= '' then enter(ARGV[9]) end
-  if terminal[ARGV[7]] then redis.call('HSET', h, 'closed', '1') end
+  if terminal[ARGV[7]] then close() end
 else
   local status, from = ARGV[7], ARGV[8]
   local cur = redis.call('HGET', h, 'status')
@@ -63,7 +68,7 @@ else
   enter(status)
   if ARGV[11] == '1' then
     add(status, ARGV[10])
-    redis.call('HSET', h, 'closed', '1')
+    close()
   end
 end
 redis.call('HSET', h, 'lastSeq', seq, 'updatedAt', ARGV[5])

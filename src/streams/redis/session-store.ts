@@ -17,6 +17,7 @@ import { isSessionId } from '../store.js';
 import { sessionMeta, type NewSession, type RecoveryReport, type SessionListQuery, type SessionStore } from '../stores.js';
 import { guard, type RedisConnection, type ScriptFn } from './connection.js';
 import { LogReader } from './log-reader.js';
+import { webhooksDueKey } from './webhook-store.js';
 import { APPEND_LUA, RedisSession, STATUSES, type SessionLink } from './redis-session.js';
 
 export interface RedisSessionStoreOptions {
@@ -29,9 +30,10 @@ export interface RedisSessionStoreOptions {
 }
 
 // KEYS hash log updated all statusSet; ARGV id meta status member createdMs at statusDataJSON
+//   webhook ('1': the session has one, its end is marked for the webhook senders)
 const CREATE_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'status', ARGV[3], 'member', ARGV[4], 'lastSeq', 1, 'closed', '0', 'updatedAt', ARGV[5])
+redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'status', ARGV[3], 'member', ARGV[4], 'lastSeq', 1, 'closed', '0', 'updatedAt', ARGV[5], 'webhook', ARGV[8])
 redis.call('XADD', KEYS[2], '0-1', 'e', '{"seq":1,"type":"status","data":' .. ARGV[7] .. ',"at":"' .. ARGV[6] .. '"}')
 redis.call('ZADD', KEYS[4], 0, ARGV[4])
 redis.call('ZADD', KEYS[5], 0, ARGV[4])
@@ -74,8 +76,8 @@ export class RedisSessionStore implements SessionStore {
     this.retryWindowMs = opts.retryWindowMs;
     this.link = {
       conn,
-      append: conn.script('vasSessionAppend', 4 + STATUSES.length, APPEND_LUA),
-      keys: (id) => [this.key(id), this.logKey(id), this.updatedKey, this.key(id, 'w'), ...STATUSES.map((s) => this.statusKey(s))],
+      append: conn.script('vasSessionAppend', 5 + STATUSES.length, APPEND_LUA),
+      keys: (id) => [this.key(id), this.logKey(id), this.updatedKey, this.key(id, 'w'), ...STATUSES.map((s) => this.statusKey(s)), this.webhooksDueKey],
       nodeId: opts.nodeId,
       retryWindowMs: opts.retryWindowMs,
     };
@@ -113,7 +115,7 @@ export class RedisSessionStore implements SessionStore {
       const created = await guard(
         this.createScript(
           [this.key(id), this.logKey(id), this.updatedKey, this.allKey, this.statusKey(status)],
-          [id, JSON.stringify(meta), status, listMember(meta.createdAt, id), Date.parse(meta.createdAt), meta.createdAt, JSON.stringify(first.data)],
+          [id, JSON.stringify(meta), status, listMember(meta.createdAt, id), Date.parse(meta.createdAt), meta.createdAt, JSON.stringify(first.data), meta.webhook ? '1' : '0'],
         ),
       );
       if (created !== 1) throw new Error('A session with this id exists already');
@@ -244,6 +246,10 @@ export class RedisSessionStore implements SessionStore {
 
   private get allKey(): string {
     return this.conn.key('sessions');
+  }
+
+  private get webhooksDueKey(): string {
+    return webhooksDueKey(this.conn);
   }
 
   private get updatedKey(): string {

@@ -7,7 +7,6 @@ import type { VideoService } from '../../../streams/service.js';
 import { makeAuth } from '../../auth.js';
 import type { Config } from '../../config.js';
 import { toHttpError } from '../../errors.js';
-import type { Ctx } from '../../http.js';
 import { HttpError } from '../../http.js';
 import type { Handler, Router } from '../../router.js';
 import type { TusContext } from './context.js';
