@@ -197,4 +197,26 @@ test('Redis stopped: commands fail fast with RedisUnavailableError; restarted: t
   assert.is(await a.q.take(), null, 'nothing was queued while Redis was down');
 });
 
+test('a job completed while Redis is away is completed once it is back: its slot is free again long before its lease runs out', async () => {
+  // QUEUE_LIMIT 0: room only while the one slot of the cluster is free
+  const [a] = await nodes(1, { queueLimit: 0, jobLeaseMs: 60_000 });
+  await a.q.enqueue('job');
+  const lease = (await whenReady(a.q, () => a.q.take()))!;
+  assert.is(await a.q.hasRoom(), false, 'the slot is taken');
+  const down = new Promise<void>((resolve) => a.conn.onConnectedChange((up) => !up && resolve()));
+  const restarting = redis.restart();
+  await down;
+  await a.q.complete(lease, 1000); // held until Redis is back
+  await restarting;
+  await a.conn.ready();
+  const until = Date.now() + 10_000;
+  let room = false;
+  while (!room && Date.now() < until) {
+    room = await a.q.hasRoom().catch(() => false);
+    if (!room) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(room, 'the slot is free again');
+  assert.is(await a.q.take(), null, 'the job is done, not handed out again');
+});
+
 test.run();

@@ -5,7 +5,7 @@
 // two nodes never take, renew or cancel the same entry at once. Cancel and "a job is ready" go
 // over pub/sub; workers also look for expired leases every JOB_LEASE/4.
 import type { Redis } from 'ioredis';
-import { QueueFullError } from '../errors.js';
+import { QueueFullError, RedisUnavailableError } from '../errors.js';
 import type { JobLease, JobQueue } from '../job-queue.js';
 import { guard, type RedisConnection, type ScriptFn } from './connection.js';
 
@@ -167,6 +167,9 @@ export class RedisJobQueue implements JobQueue {
   private readonly subscriber: Redis;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly offConnected: () => void;
+  /** Completions Redis was away for, sent when it is back (else the job would count as running until its lease ran out). */
+  private readonly unsentCompletions: Array<() => Promise<unknown>> = [];
+  private sendingCompletions = false;
   private closed = false;
   /** Resolves once this node hears cancels and ready signals (a cancel sent before is not heard). */
   readonly listening: Promise<void>;
@@ -207,6 +210,7 @@ export class RedisJobQueue implements JobQueue {
     subscribe();
     this.offConnected = conn.onConnectedChange((up) => {
       if (!up) return;
+      void this.sendCompletions();
       // Messages sent while this node was cut off are lost: look again.
       if (this.opts.concurrency > 0) void this.heartbeat();
       this.ready();
@@ -271,9 +275,17 @@ export class RedisJobQueue implements JobQueue {
     return ok && this.holds(lease);
   }
 
+  /**
+   * The job is done. With Redis away it is completed when Redis is back (the script checks that
+   * this node still holds it: after a take-over it does nothing).
+   */
   async complete(lease: JobLease, runMs: number): Promise<void> {
     if (!this.drop(lease)) return;
-    await guard(this.scripts.complete([this.keys.jobs, this.keys.ids, this.keys.started, this.keys.stats], [...this.leaseArgs(lease), Math.max(0, Math.round(runMs))]));
+    const send = () => guard(this.scripts.complete([this.keys.jobs, this.keys.ids, this.keys.started, this.keys.stats], [...this.leaseArgs(lease), Math.max(0, Math.round(runMs))]));
+    await send().catch((err) => {
+      if (!(err instanceof RedisUnavailableError)) throw err;
+      this.unsentCompletions.push(send);
+    });
   }
 
   /** Gives the job back (shutdown): the next take on any node claims it. */
@@ -320,6 +332,24 @@ export class RedisJobQueue implements JobQueue {
     return this.scripts
       .heartbeat([this.keys.workers, this.keys.slots], [this.opts.nodeId, this.opts.concurrency, this.opts.jobLeaseMs])
       .catch(() => {}); // Redis away: sent again on the next beat and on reconnect
+  }
+
+  private async sendCompletions(): Promise<void> {
+    if (this.sendingCompletions) return;
+    this.sendingCompletions = true;
+    try {
+      while (this.unsentCompletions.length && !this.closed) {
+        try {
+          await this.unsentCompletions[0]();
+        } catch (err) {
+          if (err instanceof RedisUnavailableError) return; // away again: sent at the next reconnect
+          // refused: nothing to send again
+        }
+        this.unsentCompletions.shift();
+      }
+    } finally {
+      this.sendingCompletions = false;
+    }
   }
 
   private async announceExpiredLeases(): Promise<void> {
