@@ -365,7 +365,9 @@ export class VideoService {
     uploadLength: number;
     webhook?: WebhookTarget | null;
   }): Promise<Session> {
-    if (this.openUploads.size >= this.opts.maxOpenUploads) throw new UploadLimitError(this.opts.maxOpenUploads, OPEN_UPLOADS_RETRY_SECONDS);
+    // the cluster's unfinished uploads with a shared store (the list's status set), else this process's
+    const open = this.backend ? (await this.store.count()).uploading : this.openUploads.size;
+    if (open >= this.opts.maxOpenUploads) throw new UploadLimitError(this.opts.maxOpenUploads, OPEN_UPLOADS_RETRY_SECONDS);
     await this.assertRoom();
     this.assertSpace(spec.uploadLength);
     const session = await this.store.create(spec, 'uploading');

@@ -12,6 +12,7 @@ import { firstValueFrom, toArray } from 'rxjs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createEngine } from '../../src/engine/index.js';
+import { UploadLimitError } from '../../src/streams/errors.js';
 import type { SessionEvent } from '../../src/streams/events.js';
 import { RedisClusterLock } from '../../src/streams/redis/cluster-lock.js';
 import { RedisConnection } from '../../src/streams/redis/connection.js';
@@ -37,7 +38,7 @@ const running: Array<{ svc: VideoService; conn: RedisConnection }> = [];
 const dataDirs: string[] = [];
 let prefixN = 0;
 
-async function node(prefix: string, dataDir: string, nodeId: string, runJobs: boolean, jobLeaseMs: number, webhookClaimMs?: number) {
+async function node(prefix: string, dataDir: string, nodeId: string, runJobs: boolean, jobLeaseMs: number, extra: { webhookClaimMs?: number; maxOpenUploads?: number } = {}) {
   const conn = new RedisConnection({ url: redis.url, prefix });
   await conn.ready();
   const svc = new VideoService(engine, {
@@ -45,7 +46,7 @@ async function node(prefix: string, dataDir: string, nodeId: string, runJobs: bo
     concurrency: 1,
     queueLimit: 8,
     ttlMs: 3_600_000,
-    maxOpenUploads: 10,
+    maxOpenUploads: extra.maxOpenUploads ?? 10,
     jobLeaseMs,
     runJobs,
     role: runJobs ? 'worker' : 'api',
@@ -55,7 +56,7 @@ async function node(prefix: string, dataDir: string, nodeId: string, runJobs: bo
       queue: new RedisJobQueue(conn, { nodeId, concurrency: runJobs ? 1 : 0, queueLimit: 8, jobLeaseMs }),
       uploadLocks: new RedisUploadLocks(conn, 5000),
       clusterLock: new RedisClusterLock(conn),
-      webhooks: new RedisWebhookStore(conn, { send: !runJobs, claimMs: webhookClaimMs }),
+      webhooks: new RedisWebhookStore(conn, { send: !runJobs, claimMs: extra.webhookClaimMs }),
       nodeId,
       connected: () => conn.connected,
       close: () => conn.close(),
@@ -245,13 +246,13 @@ test('two API nodes: a delivery is sent once; one whose sender died mid-attempt 
     const prefix = `v${++prefixN}:`;
     const dataDir = tempDir('vas-redis-svc-');
     dataDirs.push(dataDir);
-    const a = await node(prefix, dataDir, 'apiA', false, 15_000, 1500);
+    const a = await node(prefix, dataDir, 'apiA', false, 15_000, { webhookClaimMs: 1500 });
     await node(prefix, dataDir, 'worker1', true, 15_000);
     const session = await uploadOn(a.svc, rx.url);
     await ended(a.svc, session);
     await until('the first attempt', () => rx.got.length === 1);
     await stopNode(a);
-    const b = await node(prefix, dataDir, 'apiB', false, 15_000, 1500);
+    const b = await node(prefix, dataDir, 'apiB', false, 15_000, { webhookClaimMs: 1500 });
     await until('the attempt after the claim ran out', () => rx.got.length === 2);
     assert.is(rx.got[1].id, rx.got[0].id, 'the same delivery id');
     assert.is(rx.got[1].body, rx.got[0].body);
@@ -259,7 +260,7 @@ test('two API nodes: a delivery is sent once; one whose sender died mid-attempt 
     assert.is(view.attempts, 1, "the dead node's attempt is not counted");
 
     // with both API nodes up, a second session's delivery is sent once
-    const c = await node(prefix, dataDir, 'apiC', false, 15_000, 1500);
+    const c = await node(prefix, dataDir, 'apiC', false, 15_000, { webhookClaimMs: 1500 });
     const next = await uploadOn(c.svc, rx.url);
     await ended(c.svc, next);
     await until('the second delivery', () => rx.got.length === 3);
@@ -269,6 +270,23 @@ test('two API nodes: a delivery is sent once; one whose sender died mid-attempt 
   } finally {
     rx.close();
   }
+});
+
+test('MAX_OPEN_UPLOADS counts the unfinished tus uploads of the whole cluster', async () => {
+  const prefix = `v${++prefixN}:`;
+  const dataDir = tempDir('vas-redis-svc-');
+  dataDirs.push(dataDir);
+  const a = await node(prefix, dataDir, 'apiA', false, 15_000, { maxOpenUploads: 2 });
+  const b = await node(prefix, dataDir, 'apiB', false, 15_000, { maxOpenUploads: 2 });
+  const spec = { analysisType: 'highlights' as const, params: {}, filename: null, uploadLength: 100 };
+  await a.svc.createUploading(spec);
+  const second = await b.svc.createUploading(spec);
+  let refused: unknown = null;
+  await a.svc.createUploading(spec).catch((err) => (refused = err));
+  assert.instance(refused, UploadLimitError);
+  // one finished (here: cancelled) anywhere makes room everywhere
+  assert.ok((await a.svc.cancel(second.id)).ok);
+  await b.svc.createUploading(spec);
 });
 
 test.run();
