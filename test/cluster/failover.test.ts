@@ -2,8 +2,11 @@
 // DATA_DIR): a worker killed with SIGKILL mid-job (its job is taken over after JOB_LEASE by the
 // other worker: each segment once, the take-over in the log, the results of a complete run), and
 // an API node killed under 200 followers (they reconnect through the load balancer to the other
-// node and resume from their last event: no gap, no duplicate).
+// node and resume from their last event: no gap, no duplicate), and the API node that took an
+// upload with a webhook killed before the session ends (the other API node sends the webhook once).
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startBalancer } from '../helpers/balancer.js';
@@ -134,6 +137,45 @@ it('kill -9 an API node under 200 followers (SSE and WebSocket through the balan
     } finally {
       for (const f of followers) f.close();
       await lb.close();
+      if (!doomed.alive()) await doomed.start();
+    }
+  }));
+
+it('kill -9 the API node that took an upload with a webhook_url before its session ends: the other API node sends the webhook, once', () =>
+  withLogs(cluster, async () => {
+    const [doomed, survivor] = cluster.api;
+    const got: Array<{ id: string; body: any }> = [];
+    const rx = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        got.push({ id: String(req.headers['webhook-id']), body: JSON.parse(body) });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => rx.listen(0, '127.0.0.1', r));
+    try {
+      const hook = `http://127.0.0.1:${(rx.address() as AddressInfo).port}/hook`;
+      const up = await upload(`${doomed.url}/api/v1/video/upload`, long, { params: JSON.stringify({ segment_duration: 2 }), webhook_url: hook });
+      assert.is(up.status, 202);
+      const id = up.body.sessionId as string;
+      await pollStatus(survivor.url, id, (s) => s.status === 'processing');
+      await doomed.kill('SIGKILL');
+      const st = await pollStatus(survivor.url, id, isTerminalStatus, 90_000);
+      assert.is(st.status, 'completed', JSON.stringify(st));
+      await waitFor(() => got.length > 0, 15_000, 'the webhook');
+      assert.is(got[0].body.sessionId, id);
+      assert.is(got[0].body.status, 'completed');
+      assert.match(got[0].id, /^whd_/);
+      const view = await pollStatus(survivor.url, id, (s) => s.webhook?.state === 'delivered');
+      assert.is(view.webhook.deliveryId, got[0].id);
+      // the killed node back: nothing is sent again
+      await doomed.start();
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.is(got.length, 1, 'sent once');
+    } finally {
+      rx.closeAllConnections();
+      rx.close();
       if (!doomed.alive()) await doomed.start();
     }
   }));
