@@ -4,7 +4,6 @@
 // from a seq, terminal refusal and the `from` condition, list/count/expiry/results/remove, and a
 // Redis restart under writers and followers.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -14,6 +13,7 @@ import { RedisConnection } from '../../src/streams/redis/connection.js';
 import { RedisSessionStore } from '../../src/streams/redis/session-store.js';
 import type { Session } from '../../src/streams/session.js';
 import type { NewSession } from '../../src/streams/stores.js';
+import { cuttingProxy } from '../helpers/proxy.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/server.js';
 
@@ -267,40 +267,10 @@ test('Redis restarted under a writer and a follower: writes wait and land once, 
   assert.equal(onB.history(), s.history());
 });
 
-/** A TCP proxy to Redis that can swallow Redis's replies and then cut every connection: a reply lost after the command ran. */
-async function replyEatingProxy(target: number) {
-  let swallow = false;
-  const pairs = new Set<[net.Socket, net.Socket]>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target, '127.0.0.1');
-    const pair: [net.Socket, net.Socket] = [client, upstream];
-    pairs.add(pair);
-    client.pipe(upstream);
-    upstream.on('data', (d) => swallow || client.write(d));
-    const end = () => {
-      pairs.delete(pair);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('close', end).on('error', end);
-    upstream.on('close', end).on('error', end);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}/0`,
-    swallow: (on: boolean) => (swallow = on),
-    cut: () => {
-      for (const [a, b] of [...pairs]) (a.destroy(), b.destroy());
-      pairs.clear();
-    },
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
-
 test('a write whose reply was lost is sent again and lands once', async () => {
-  const proxy = await replyEatingProxy(redis.port);
+  const proxy = await cuttingProxy(redis.port);
   const prefix = `s${++prefixN}:`;
-  const conn = new RedisConnection({ url: proxy.url, prefix });
+  const conn = new RedisConnection({ url: `redis://127.0.0.1:${proxy.port}/0`, prefix });
   const direct = new RedisConnection({ url: redis.url, prefix });
   open.push(proxy, direct, conn);
   await Promise.all([conn.ready(), direct.ready()]);
@@ -308,12 +278,12 @@ test('a write whose reply was lost is sent again and lands once', async () => {
   open.push(store);
   const s = await store.create(spec(), 'processing');
   await s.append('segment', { index: 0 });
-  proxy.swallow(true);
+  proxy.drop('replies');
   const lost = s.append('segment', { index: 1 });
   const logKey = `${prefix}s:${s.id}:log`;
   for (let i = 0; i < 1000 && (await direct.client.xlen(logKey)) < 3; i++) await new Promise((r) => setTimeout(r, 5));
   assert.is(await direct.client.xlen(logKey), 3, 'Redis ran the write');
-  proxy.swallow(false);
+  proxy.drop('nothing');
   proxy.cut();
   const ev = (await lost)!;
   assert.is(ev.seq, 3);

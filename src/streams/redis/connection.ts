@@ -1,6 +1,9 @@
 // Clients of one Redis (REDIS_URL) under one key prefix. Commands fail fast while Redis cannot be
 // reached (no offline queue, nothing resent after a reconnect: a resent append could land twice)
-// with RedisUnavailableError; each client reconnects by itself with a capped backoff.
+// with RedisUnavailableError; each client reconnects by itself with a capped backoff. A watchdog
+// PINGs Redis: a connection that stops answering without closing (a network partition, a half-open
+// socket after the peer vanished) would otherwise hold every command and blocked read until TCP
+// keepalive gave up, minutes later; then every connection is reset and reconnects as after a drop.
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import { RedisUnavailableError } from '../errors.js';
 
@@ -8,6 +11,9 @@ export interface RedisConnectionOptions {
   url: string;
   /** Put before every key and channel (default `vas:`); tests use their own. */
   prefix?: string;
+  /** How often the watchdog PINGs (default 2 s), and how long a PING may go unanswered (default 5 s). */
+  pingEveryMs?: number;
+  pingTimeoutMs?: number;
 }
 
 /** Reconnect after 50 ms, doubling up to 2 s, for ever. */
@@ -34,12 +40,16 @@ export class RedisConnection {
   private readonly listeners = new Set<Listener>();
   private wasConnected = false;
   private closed = false;
+  private readonly watchdog: NodeJS.Timeout;
+  private pinging = false;
 
   constructor(private readonly opts: RedisConnectionOptions) {
     this.prefix = opts.prefix ?? 'vas:';
     this.client = this.open('vas-commands');
     this.client.on('ready', () => this.changed(true));
     this.client.on('close', () => this.changed(false));
+    this.watchdog = setInterval(() => void this.ping(), opts.pingEveryMs ?? 2000);
+    this.watchdog.unref();
   }
 
   /** The full name of a key or channel. */
@@ -91,6 +101,7 @@ export class RedisConnection {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.watchdog);
     // the others may be blocked in a read or subscribed: nothing of theirs waits to be sent
     for (const c of this.others) c.disconnect();
     await this.client.quit().catch(() => this.client.disconnect());
@@ -103,6 +114,24 @@ export class RedisConnection {
     // listener ioredis would print each reconnect attempt.
     c.on('error', () => {});
     return c;
+  }
+
+  /** One PING at a time; unanswered within pingTimeoutMs, every connection is reset. */
+  private async ping(): Promise<void> {
+    if (this.pinging || this.closed || !this.connected) return;
+    this.pinging = true;
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<'silent'>((resolve) => (timer = setTimeout(() => resolve('silent'), this.opts.pingTimeoutMs ?? 5000)));
+    try {
+      const answer = await Promise.race([this.client.ping().catch(() => 'failed'), silent]);
+      if (answer === 'silent' && !this.closed) {
+        // commands and blocked reads in flight are rejected (RedisUnavailableError), as on a drop
+        for (const c of [this.client, ...this.others]) c.disconnect(true);
+      }
+    } finally {
+      clearTimeout(timer);
+      this.pinging = false;
+    }
   }
 
   private changed(up: boolean): void {
