@@ -193,6 +193,8 @@ export class Scheduler {
       this.starting++;
       try {
         const session = await this.store.get(lease.sessionId);
+        // whether it ended, or is a take-over and of which attempt, is read from the whole log
+        if (session) await this.store.refresh(session);
         if (!session || session.terminal) await this.queue.cancel(lease.sessionId);
         else if (!this.accepting) await this.queue.release(lease);
         else await this.start(session, lease);

@@ -110,6 +110,9 @@ export class JournalSessionStore implements SessionStore {
   }
 
   /** Sessions whose last activity is older than ttlMs; the caller stops their work first. */
+  /** Its sessions are the log: nothing to bring up to date. */
+  async refresh(): Promise<void> {}
+
   async expired(now: number, ttlMs: number): Promise<string[]> {
     const out: string[] = [];
     for (const s of this.sessions.values()) {

@@ -74,6 +74,12 @@ export interface SessionStore {
   resultText(id: string): Promise<string | null>;
   /** Loads what was stored, after a start. */
   recover(): Promise<RecoveryReport>;
+  /**
+   * Brings a session this node holds up to date with its log before a decision that depends on
+   * it (taking a job over): a shared store's replica may lag what other nodes appended (its reader
+   * catching up after an outage). The journal's sessions are the log. Throws RedisUnavailableError.
+   */
+  refresh(session: Session): Promise<void>;
   /** Ids of the sessions whose last activity is older than ttlMs. */
   expired(now: number, ttlMs: number): Promise<string[]>;
   close(): Promise<void>;

@@ -267,6 +267,24 @@ test('Redis restarted under a writer and a follower: writes wait and land once, 
   assert.equal(onB.history(), s.history());
 });
 
+test('refresh brings a replica that lags its log (its reader not caught up yet) up to date, in order, each event once', async () => {
+  const [a, b] = await twoNodes();
+  const s = await a.create(spec(), 'pending');
+  const onB = (await b.get(s.id))!;
+  // stands for a reader that has not caught up yet (after an outage): B hears nothing of the session
+  (b as unknown as { reader: { unfollow(id: string): void } }).reader.unfollow(s.id);
+  await s.transition('processing');
+  await s.append('segment', { index: 0 });
+  await s.append('progress', { progress: 50, attempt: 2 });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.is(onB.lastSeq, 1, 'the replica lags');
+  await b.refresh(onB);
+  assert.equal(onB.history(), s.history());
+  assert.is(onB.state.status, 'processing');
+  await b.refresh(onB);
+  assert.equal(seqs(onB.history()), [1, 2, 3, 4], 'nothing twice');
+});
+
 test('a write whose reply was lost is sent again and lands once', async () => {
   const proxy = await cuttingProxy(redis.port);
   const prefix = `s${++prefixN}:`;

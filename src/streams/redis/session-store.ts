@@ -194,6 +194,13 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /** Ids of the sessions whose last event is older than ttlMs. */
+  async refresh(session: Session): Promise<void> {
+    const held = this.sessions.get(session.id);
+    if (!held || held.ended) return;
+    const entries = await guard(this.conn.client.xrange(this.logKey(session.id), `0-${held.lastSeq + 1}`, '+'));
+    for (const [, fields] of entries) held.receive(JSON.parse(fields[1]) as SessionEvent);
+  }
+
   async expired(now: number, ttlMs: number): Promise<string[]> {
     return guard(this.conn.client.zrangebyscore(this.updatedKey, '-inf', `(${now - ttlMs}`));
   }
