@@ -220,7 +220,11 @@ export class VideoService {
       retryBaseMs: wh.retryBaseMs,
       maxAgeMs: wh.maxAgeMs,
       log: this.log,
-      session: (id) => this.store.get(id),
+      session: async (id) => {
+        const s = await this.store.get(id);
+        if (s) await this.store.refresh(s);
+        return s;
+      },
     });
   }
 

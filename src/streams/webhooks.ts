@@ -24,7 +24,10 @@ export interface WebhookOptions {
   /** How long one attempt may take. */
   timeoutMs?: number;
   log?: Logger;
-  /** The session, if it still exists: an ended delivery of a deleted session is deleted too. */
+  /**
+   * The session, if it still exists, up to date with its log (a replica must not be behind its
+   * terminal event): an ended delivery of a deleted session is deleted too.
+   */
   session: (sessionId: string) => Promise<Session | undefined>;
 }
 
@@ -148,10 +151,14 @@ export class Webhooks {
     for (const c of this.inFlight.values()) c.abort();
   }
 
-  /** The delivery of a session whose end no node recorded: made from the session, if it still exists. */
-  private async recreate(sessionId: string): Promise<WebhookDelivery | null> {
+  /**
+   * The delivery of a session whose end no node recorded: made from the session; null when there
+   * is none to make (the session is gone, or has no webhook), 'later' when it has not ended yet.
+   */
+  private async recreate(sessionId: string): Promise<WebhookDelivery | null | 'later'> {
     const session = await this.opts.session(sessionId);
-    if (!session?.terminal || !session.meta.webhook) return null;
+    if (!session?.meta.webhook) return null;
+    if (!session.terminal) return 'later';
     await this.store.create(newDelivery(session, session.meta.webhook));
     return this.store.get(sessionId);
   }
@@ -159,9 +166,11 @@ export class Webhooks {
   /** One attempt of a due delivery; the next one is scheduled, or the delivery ends. */
   private async attempt(sessionId: string): Promise<void> {
     if (this.stopped || this.inFlight.has(sessionId)) return;
-    let d: WebhookDelivery | null;
+    let d: WebhookDelivery | null | 'later';
     try {
       d = (await this.store.get(sessionId)) ?? (await this.recreate(sessionId));
+      // marked due by its end, which this node's copy does not show yet: due again after the claim
+      if (d === 'later') return;
       if (d?.state !== 'pending') {
         // an ended delivery outlives its session only until this (forget could not delete it)
         if (d && !(await this.opts.session(sessionId))) await this.store.remove(sessionId);
@@ -172,6 +181,7 @@ export class Webhooks {
       this.log.warn({ err, sessionId }, 'could not read a webhook delivery');
       return;
     }
+    if (this.stopped) return; // stopped while reading: sent by the next start or another node
     const outcome = await this.post(d);
     if (outcome === 'shutdown') return; // sent again at the next start, not counted
     const now = Date.now();

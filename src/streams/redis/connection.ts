@@ -122,9 +122,17 @@ export class RedisConnection {
     this.pinging = true;
     let timer: NodeJS.Timeout | undefined;
     const silent = new Promise<'silent'>((resolve) => (timer = setTimeout(() => resolve('silent'), this.opts.pingTimeoutMs ?? 5000)));
+    let answered = false;
+    const ping = this.client.ping().then(
+      () => (answered = true),
+      () => 'failed',
+    );
     try {
-      const answer = await Promise.race([this.client.ping().catch(() => 'failed'), silent]);
-      if (answer === 'silent' && !this.closed) {
+      const answer = await Promise.race([ping, silent]);
+      // The timer may have fired first only because the event loop was busy (an analysis, a GC):
+      // a reply already in the socket is read in this turn's poll phase, before setImmediate.
+      if (answer === 'silent') await new Promise((r) => setImmediate(r));
+      if (answer === 'silent' && !answered && !this.closed) {
         // commands and blocked reads in flight are rejected (RedisUnavailableError), as on a drop
         for (const c of [this.client, ...this.others]) c.disconnect(true);
       }

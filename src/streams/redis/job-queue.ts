@@ -329,6 +329,8 @@ export class RedisJobQueue implements JobQueue {
 
   /** Tells the cluster this worker is alive and how many slots it has (for the queue's room). */
   private heartbeat(): Promise<unknown> {
+    // a completion refused while the connection stayed up (LOADING, BUSY) is not sent on a reconnect
+    void this.sendCompletions();
     return this.scripts
       .heartbeat([this.keys.workers, this.keys.slots], [this.opts.nodeId, this.opts.concurrency, this.opts.jobLeaseMs])
       .catch(() => {}); // Redis away: sent again on the next beat and on reconnect
