@@ -207,9 +207,11 @@ export class Webhooks {
         await this.store.save(d);
         await this.schedule.at(sessionId, d.nextAttemptAt!);
       } else {
-        if (!(await this.opts.session(sessionId).catch(() => true))) await this.store.remove(sessionId);
-        else await this.store.save(d);
+        // saved before the session is looked at: a cleanup that removed the session after this look
+        // finds the delivery ended (forget deletes it); one that removed it before is seen here
+        await this.store.save(d);
         await this.schedule.clear(sessionId);
+        if (!(await this.opts.session(sessionId).catch(() => true))) await this.store.remove(sessionId);
       }
     } catch (err) {
       this.log.error({ err, sessionId }, 'could not record the webhook attempt');
