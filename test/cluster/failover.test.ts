@@ -10,34 +10,18 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startBalancer } from '../helpers/balancer.js';
-import { busyWorker, skipWithoutRedis, startCluster, waitFor, withLogs, type Cluster } from '../helpers/cluster.js';
+import { busyWorker, waitFor, withLogs, type Cluster } from '../helpers/cluster.js';
 import { followSse, followWs, gapsAndDuplicates, type Follower, type LogEvent } from '../helpers/followers.js';
-import { makeTestVideo } from '../helpers/media.js';
-import { getJson, isTerminalStatus, pollStatus, tempDir, upload } from '../helpers/server.js';
+import { clusterSuite } from '../helpers/cluster-suite.js';
+import { getJson, isTerminalStatus, pollStatus, upload } from '../helpers/server.js';
 
-// without redis-server (CI has it) every test is reported skipped, with the reason printed
-const it = skipWithoutRedis('test/cluster/failover.test.ts') ? test.skip : test;
+// the shared hooks (helpers/cluster-suite.ts): the videos, the cluster, skipped without redis-server
+const suite = clusterSuite('test/cluster/failover.test.ts', { long: { seconds: 90, width: 640, height: 360 } }, { api: 2, workers: 2, env: { ENGINE_CONCURRENCY: '1', JOB_LEASE: '3s' } });
+const { it } = suite;
 let cluster: Cluster;
-let dir: string;
 let long: string;
+test.before(() => void ({ cluster, videos: { long } } = suite));
 const TUS = { 'Tus-Resumable': '1.0.0' };
-
-test.before(async () => {
-  if (it === test.skip) return;
-  try {
-    dir = tempDir('vas-cluster-media-');
-    long = await makeTestVideo(dir, { seconds: 90, width: 640, height: 360, name: 'long.mp4' });
-    cluster = await startCluster({ api: 2, workers: 2, env: { ENGINE_CONCURRENCY: '1', JOB_LEASE: '3s' } });
-  } catch (err) {
-    console.error(err); // uvu does not print a failing hook's error
-    throw err;
-  }
-});
-
-test.after(async () => {
-  await cluster?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
 
 /** A segment without what names its session (its media URLs), to compare two sessions' results. */
 const comparable = (s: any) => {

@@ -3,37 +3,25 @@
 // stored (a write waits for Redis at most JOB_LEASE) and its lease ran out, so its run must not
 // complete: the job is taken over once Redis is back, and the final log has every segment of the
 // results, each once (it used to complete with a log that lacked the segments of the outage).
-import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { busyWorker, skipWithoutRedis, startCluster, waitFor, withLogs, type Cluster } from '../helpers/cluster.js';
+import { busyWorker, waitFor, withLogs, type Cluster } from '../helpers/cluster.js';
 import { followSse, gapsAndDuplicates } from '../helpers/followers.js';
-import { makeTestVideo } from '../helpers/media.js';
-import { getJson, isTerminalStatus, pollStatus, tempDir, upload } from '../helpers/server.js';
+import { clusterSuite } from '../helpers/cluster-suite.js';
+import { getJson, isTerminalStatus, pollStatus, upload } from '../helpers/server.js';
 
-// without redis-server (CI has it) every test is reported skipped, with the reason printed
-const it = skipWithoutRedis('test/cluster/long-outage.test.ts') ? test.skip : test;
+// the shared hooks (helpers/cluster-suite.ts): the videos, the cluster, skipped without redis-server
 const LEASE_MS = 3000;
+const suite = clusterSuite('test/cluster/long-outage.test.ts', { video: { seconds: 240, width: 640, height: 360 } }, {
+  api: 1,
+  workers: 2,
+  appendonly: 'everysec',
+  env: { ENGINE_CONCURRENCY: '1', JOB_LEASE: `${LEASE_MS / 1000}s` },
+});
+const { it } = suite;
 let cluster: Cluster;
-let dir: string;
 let video: string;
-
-test.before(async () => {
-  if (it === test.skip) return;
-  try {
-    dir = tempDir('vas-cluster-media-');
-    video = await makeTestVideo(dir, { seconds: 240, width: 640, height: 360, name: 'v240.mp4' });
-    cluster = await startCluster({ api: 1, workers: 2, appendonly: 'everysec', env: { ENGINE_CONCURRENCY: '1', JOB_LEASE: `${LEASE_MS / 1000}s` } });
-  } catch (err) {
-    console.error(err); // uvu does not print a failing hook's error
-    throw err;
-  }
-});
-
-test.after(async () => {
-  await cluster?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
+test.before(() => void ({ cluster, videos: { video } } = suite));
 
 it('Redis away longer than JOB_LEASE mid-job: after it is back the job completes with every segment of its results in the log, once', () =>
   withLogs(cluster, async () => {

@@ -7,55 +7,34 @@
 import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { busyWorker, skipWithoutRedis, startCluster, waitFor, withLogs, type Cluster } from '../helpers/cluster.js';
+import { busyWorker, waitFor, withLogs, type Cluster } from '../helpers/cluster.js';
 import { followSse, followWs, gapsAndDuplicates, type Follower } from '../helpers/followers.js';
-import { makeTestVideo } from '../helpers/media.js';
-import { getJson, isTerminalStatus, pollStatus, tempDir, upload } from '../helpers/server.js';
+import { clusterSuite } from '../helpers/cluster-suite.js';
+import { getJson, isTerminalStatus, pollStatus, upload } from '../helpers/server.js';
 
-// without redis-server (CI has it) every test is reported skipped, with the reason printed
-const it = skipWithoutRedis('test/cluster/redis-outage.test.ts') ? test.skip : test;
+// the shared hooks (helpers/cluster-suite.ts): the videos, the cluster, skipped without redis-server
+const suite = clusterSuite(
+  'test/cluster/redis-outage.test.ts',
+  { long: { seconds: 90, width: 640, height: 360 }, short: { seconds: 4, width: 320, height: 240 } },
+  { api: 2, workers: 2, appendonly: 'everysec', env: { ENGINE_CONCURRENCY: '1', JOB_LEASE: '10s' } },
+);
+const { it, follow } = suite;
 let cluster: Cluster;
-/** Followers a failing test left open (they would reconnect for ever and keep the process alive). */
-const followers: Follower[] = [];
-const follow = <F extends Follower>(f: F): F => (followers.push(f), f);
-let dir: string;
 let long: string;
 let short: string;
-
-test.before(async () => {
-  if (it === test.skip) return;
-  try {
-    dir = tempDir('vas-cluster-media-');
-    long = await makeTestVideo(dir, { seconds: 90, width: 640, height: 360, name: 'long.mp4' });
-    short = await makeTestVideo(dir, { seconds: 4, width: 320, height: 240, name: 'short.mp4' });
-    cluster = await startCluster({ api: 2, workers: 2, appendonly: 'everysec', env: { ENGINE_CONCURRENCY: '1', JOB_LEASE: '10s' } });
-  } catch (err) {
-    console.error(err); // uvu does not print a failing hook's error
-    throw err;
-  }
-});
-
-test.after(async () => {
-  for (const f of followers) f.close();
-  await cluster?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
+test.before(() => void ({ cluster, videos: { long, short } } = suite));
 
 it('Redis stopped mid-job: 503 unavailable + Retry-After and /health degraded meanwhile; after its restart the job completes, log gapless', () =>
   withLogs(cluster, async () => {
     const [a, b] = cluster.api;
-    const up = await upload(`${a.url}/api/v1/video/upload`, long, { params: JSON.stringify({ segment_duration: 2 }) });
-    assert.is(up.status, 202);
-    const id = up.body.sessionId as string;
-    // one follower on each node across the outage
-    const sse = follow(followSse(b.url, id));
-    const ws = follow(followWs(a.url, id));
-    await busyWorker(cluster);
-    await pollStatus(a.url, id, (s) => s.status === 'processing' && s.segments.completed > 0);
-
+    let sse!: Follower;
+    let ws!: Follower;
+    const { id } = await stopRedisMidJob((id) => {
+      // one follower on each node across the outage
+      sse = follow(followSse(b.url, id));
+      ws = follow(followWs(a.url, id));
+    });
     const redis = cluster.redis;
-    redis.proc.kill('SIGTERM');
-    await new Promise((r) => redis.proc.once('exit', r));
     for (const node of cluster.api) {
       await waitFor(async () => (await node.health()).body.redis?.connected === false, 10_000, `${node.name} to notice Redis is gone`);
       const h = await node.health();
@@ -93,6 +72,24 @@ it('Redis stopped mid-job: 503 unavailable + Retry-After and /health degraded me
     for (const n of cluster.nodes) assert.ok(n.alive(), `${n.name} is still running`);
   }));
 
+/**
+ * Uploads the long video on the first API node, lets `watch` follow its session, and stops Redis
+ * (SIGTERM: AOF keeps what it had) once a worker has logged a segment of it.
+ */
+async function stopRedisMidJob(watch: (id: string) => void) {
+  const a = cluster.api[0];
+  const up = await upload(`${a.url}/api/v1/video/upload`, long, { params: JSON.stringify({ segment_duration: 2 }) });
+  assert.is(up.status, 202);
+  const id = up.body.sessionId as string;
+  watch(id);
+  const worker = await busyWorker(cluster);
+  await pollStatus(a.url, id, (s) => s.status === 'processing' && s.segments.completed > 0);
+  const redis = cluster.redis;
+  redis.proc.kill('SIGTERM');
+  await new Promise((r) => redis.proc.once('exit', r));
+  return { id, worker };
+}
+
 /** CPU seconds a process used so far (utime + stime). */
 function cpuSeconds(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -103,15 +100,9 @@ function cpuSeconds(pid: number): number {
 it('the engine finishes while Redis is away: the events and results land when it is back, the session completes', () =>
   withLogs(cluster, async () => {
     const [a, b] = cluster.api;
-    const up = await upload(`${a.url}/api/v1/video/upload`, long, { params: JSON.stringify({ segment_duration: 2 }) });
-    assert.is(up.status, 202);
-    const id = up.body.sessionId as string;
-    const sse = follow(followSse(b.url, id));
-    const worker = await busyWorker(cluster);
-    await pollStatus(a.url, id, (s) => s.status === 'processing' && s.segments.completed > 0);
+    let sse!: Follower;
+    const { id, worker } = await stopRedisMidJob((id) => (sse = follow(followSse(b.url, id))));
     const redis = cluster.redis;
-    redis.proc.kill('SIGTERM');
-    await new Promise((r) => redis.proc.once('exit', r));
     // the engine is done when the worker's process stops using CPU (its decoding threads count)
     const pid = worker.proc!.pid!;
     let last = cpuSeconds(pid);

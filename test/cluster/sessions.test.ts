@@ -7,40 +7,23 @@ import path from 'node:path';
 import * as tus from 'tus-js-client';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { busyWorker, skipWithoutRedis, startCluster, waitFor, withLogs, type Cluster } from '../helpers/cluster.js';
-import { followSse, followWs, gapsAndDuplicates, type Follower } from '../helpers/followers.js';
-import { makeTestVideo } from '../helpers/media.js';
-import { getJson, isTerminalStatus, pollStatus, tempDir, upload } from '../helpers/server.js';
+import { busyWorker, waitFor, withLogs, type Cluster } from '../helpers/cluster.js';
+import { followSse, followWs, gapsAndDuplicates } from '../helpers/followers.js';
+import { clusterSuite } from '../helpers/cluster-suite.js';
+import { getJson, isTerminalStatus, pollStatus, upload } from '../helpers/server.js';
 
-// without redis-server (CI has it) every test is reported skipped, with the reason printed
-const it = skipWithoutRedis('test/cluster/sessions.test.ts') ? test.skip : test;
+// the shared hooks (helpers/cluster-suite.ts): the videos, the cluster, skipped without redis-server
+const suite = clusterSuite(
+  'test/cluster/sessions.test.ts',
+  { short: { seconds: 12, width: 320, height: 240 }, long: { seconds: 90, width: 640, height: 360 } },
+  { api: 2, workers: 2, env: { ENGINE_CONCURRENCY: '1', JOB_LEASE: '3s' } },
+);
+const { it, follow } = suite;
 let cluster: Cluster;
-/** Followers a failing test left open (they would reconnect for ever and keep the process alive). */
-const followers: Follower[] = [];
-const follow = <F extends Follower>(f: F): F => (followers.push(f), f);
-let dir: string;
 let short: string;
 let long: string;
+test.before(() => void ({ cluster, videos: { short, long } } = suite));
 const api = (i: number) => `${cluster.api[i].url}/api/v1/video`;
-
-test.before(async () => {
-  if (it === test.skip) return;
-  try {
-    dir = tempDir('vas-cluster-media-');
-    short = await makeTestVideo(dir, { seconds: 12, width: 320, height: 240, name: 'short.mp4' });
-    long = await makeTestVideo(dir, { seconds: 90, width: 640, height: 360, name: 'long.mp4' });
-    cluster = await startCluster({ api: 2, workers: 2, env: { ENGINE_CONCURRENCY: '1', JOB_LEASE: '3s' } });
-  } catch (err) {
-    console.error(err); // uvu does not print a failing hook's error
-    throw err;
-  }
-});
-
-test.after(async () => {
-  for (const f of followers) f.close();
-  await cluster?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
 
 it('upload on node A, follow on node B over SSE and on A over WebSocket: identical gapless logs; replay on B', () =>
   withLogs(cluster, async () => {

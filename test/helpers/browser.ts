@@ -1,12 +1,14 @@
 // The web page in headless Chromium (Debian's `chromium`, driven by playwright-core) for the web
 // tests: launching it, opening the page with its problems collected, waiting with an
 // explanation, the page's own log (window.__vas.log) and screenshots kept as test artifacts
-// (in $TEST_ARTIFACTS, else a temporary folder; the path is printed).
+// (in $TEST_ARTIFACTS, else a temporary folder; the path is printed), and the page test files'
+// shared hooks (webSuite).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { getJson } from './server.js';
+import { test } from 'uvu';
+import { getJson, startTestServer, tempDir, type TestServer } from './server.js';
 
 export const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && fs.existsSync(p));
 const ARGS = [
@@ -101,4 +103,38 @@ export async function setInput(page: Page, selector: string, value: string): Pro
     },
     value,
   );
+}
+
+export interface WebSuite<M> {
+  /** Set once the before hook ran. */
+  srv: TestServer;
+  browser: Browser;
+  media: M;
+}
+
+/**
+ * The hooks both page test files share: before their tests, their media made in a temporary
+ * folder, a server (one engine slot) and Chromium started; after them, all closed and deleted.
+ * Without Chromium: null, the reason printed and one skipped test registered.
+ */
+export function webSuite<M>(file: string, makeMedia: (dir: string) => Promise<M>): WebSuite<M> | null {
+  if (!CHROMIUM) {
+    console.log(`SKIP ${file}: no Chromium found (apt-get install chromium, or set CHROMIUM_PATH); CI installs it with WITH_BROWSER=1 scripts/setup.sh`);
+    test.skip('the page in a browser (no Chromium installed)', () => {});
+    return null;
+  }
+  const suite = {} as WebSuite<M>;
+  let dir: string | null = null;
+  test.before(async () => {
+    dir = tempDir();
+    suite.media = await makeMedia(dir);
+    suite.srv = await startTestServer({ ENGINE_CONCURRENCY: '1' });
+    suite.browser = await launch();
+  });
+  test.after(async () => {
+    await suite.browser?.close();
+    await suite.srv?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return suite;
 }

@@ -8,13 +8,12 @@ import fs from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CHROMIUM, launch, openPage, screenshot, sessionInUrl, setInput, vasLog, waitFor, waitSelector } from '../helpers/browser.js';
+import { openPage, screenshot, sessionInUrl, setInput, vasLog, waitFor, waitSelector, webSuite } from '../helpers/browser.js';
 import { makeHighlightsVideo, makeTestVideo } from '../helpers/media.js';
-import { getJson, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
+import { getJson, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
 let browser: Browser;
-let dir: string;
 let video: string;
 let shortVideo: string;
 /** The session of the first test, finished: the later tests open it by its link. */
@@ -27,24 +26,14 @@ const playerState = (page: Page) =>
     return { t: el.currentTime, paused: el.paused, muted: el.muted, src: el.currentSrc };
   });
 
-if (!CHROMIUM) {
-  console.log('SKIP test/web/page.test: no Chromium found (apt-get install chromium, or set CHROMIUM_PATH); CI installs it with WITH_BROWSER=1 scripts/setup.sh');
-  test.skip('the page in a browser (no Chromium installed)', () => {});
-} else {
-  test.before(async () => {
-    dir = tempDir();
-    [video, shortVideo] = await Promise.all([
-      makeHighlightsVideo(dir, 'match.mp4').then((v) => v.path),
-      makeTestVideo(dir, { seconds: 10, width: 320, height: 240, audio: true, name: 'short.mp4' }),
-    ]);
-    srv = await startTestServer({ ENGINE_CONCURRENCY: '1' });
-    browser = await launch();
-  });
-  test.after(async () => {
-    await browser?.close();
-    await srv?.close();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+const suite = webSuite('test/web/page.test', (dir) =>
+  Promise.all([
+    makeHighlightsVideo(dir, 'match.mp4').then((v) => v.path),
+    makeTestVideo(dir, { seconds: 10, width: 320, height: 240, audio: true, name: 'short.mp4' }),
+  ]),
+);
+if (suite) {
+  test.before(() => void ({ srv, browser, media: [video, shortVideo] } = suite));
 
   test('served at /: the page and its bundle, no CDN', async () => {
     const res = await fetch(srv.url + '/');

@@ -3,18 +3,16 @@
 // workout's sets and reps, a truncated file's warnings, a file that cannot be read, and a narrow
 // screen. A long "blocker" video keeps the one engine slot busy, so a session waits in the
 // queue for as long as a test needs it to be running; cancelling the blocker lets it go on.
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { artifacts, CHROMIUM, launch, openPage, screenshot, sessionInUrl, setInput, vasLog, waitFor, waitSelector } from '../helpers/browser.js';
+import { artifacts, openPage, screenshot, sessionInUrl, setInput, vasLog, waitFor, waitSelector, webSuite } from '../helpers/browser.js';
 import { makeHighlightsVideo, makeTestVideo, makeWorkoutVideo, sharedMediaDir } from '../helpers/media.js';
-import { getJson, pollStatus, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.js';
+import { getJson, pollStatus, upload, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
 let browser: Browser;
-let dir: string;
 let blocker: string;
 let highlights: string;
 let workout: Awaited<ReturnType<typeof makeWorkoutVideo>>;
@@ -38,26 +36,16 @@ async function startBlockers(n = 3): Promise<string[]> {
 const status = async (id: string) => (await getJson(`${srv.url}${API}/status/${id}`)).body;
 const cancel = (id: string) => fetch(`${srv.url}${API}/cancel/${id}`, { method: 'POST' }).then((r) => r.arrayBuffer());
 
-if (!CHROMIUM) {
-  console.log('SKIP test/web/views.test: no Chromium found (apt-get install chromium, or set CHROMIUM_PATH); CI installs it with WITH_BROWSER=1 scripts/setup.sh');
-  test.skip('the page in a browser (no Chromium installed)', () => {});
-} else {
-  test.before(async () => {
-    dir = tempDir();
-    [blocker, highlights, workout] = await Promise.all([
-      // about five seconds of analysis: long enough to be caught running
-      makeTestVideo(dir, { seconds: 600, width: 160, height: 90, audio: false, name: 'blocker.mp4' }),
-      makeHighlightsVideo(dir, 'match.mp4').then((v) => v.path),
-      makeWorkoutVideo(dir, 'workout.mp4'),
-    ]);
-    srv = await startTestServer({ ENGINE_CONCURRENCY: '1' });
-    browser = await launch();
-  });
-  test.after(async () => {
-    await browser?.close();
-    await srv?.close();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+const suite = webSuite('test/web/views.test', (dir) =>
+  Promise.all([
+    // about five seconds of analysis: long enough to be caught running
+    makeTestVideo(dir, { seconds: 600, width: 160, height: 90, audio: false, name: 'blocker.mp4' }),
+    makeHighlightsVideo(dir, 'match.mp4').then((v) => v.path),
+    makeWorkoutVideo(dir, 'workout.mp4'),
+  ]),
+);
+if (suite) {
+  test.before(() => void ({ srv, browser, media: [blocker, highlights, workout] } = suite));
 
   test('reload while the session is queued: the page shows it again and follows it live to the end', async () => {
     const blockers = await startBlockers();
