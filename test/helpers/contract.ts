@@ -189,7 +189,7 @@ let suspended = false;
  * Turns the checks off for this process: only for suites that measure the server's memory or
  * timing in the same process and feed it synthetic events (backpressure.test.ts), and for suites
  * that call the service in-process, whose own outbound requests (webhooks) would be checked
- * (redis-service.test.ts).
+ * (redis-service.test.ts, redis-webhooks.test.ts).
  */
 export function suspendContractChecks(): void {
   suspended = true;

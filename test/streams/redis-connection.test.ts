@@ -1,7 +1,8 @@
 // RedisConnection against a real redis-server behind a TCP proxy that can partition the two
 // (every byte dropped, no socket closed): the watchdog's unanswered PING resets the connections,
 // so commands fail with RedisUnavailableError and `connected` goes false instead of everything
-// waiting for TCP to give up; when the path is back the connection comes back by itself.
+// waiting for TCP to give up; when the path is back the connection comes back by itself. A
+// stalled event loop is not taken for a silent Redis.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RedisUnavailableError } from '../../src/streams/errors.js';
@@ -55,6 +56,36 @@ test('a partition (nothing answers, nothing closes): commands fail and connected
     assert.equal(changes, [false, true]);
   } finally {
     proxy.drop('nothing');
+    await conn.close();
+  }
+});
+
+test('an event loop stalled past the PING timeout, Redis answering meanwhile: the connections are not reset', async () => {
+  const conn = new RedisConnection({ url: redis.url, prefix: 'w:', pingEveryMs: 100, pingTimeoutMs: 300 });
+  try {
+    await conn.ready();
+    const changes: boolean[] = [];
+    conn.onConnectedChange((up) => changes.push(up));
+    // Right after each of the watchdog's next PINGs is sent the event loop is busy for 500 ms (in
+    // the check phase): the reply waits in the socket, and the next turn runs the PING's expired
+    // timer before it reads the socket.
+    let stalls = 4;
+    const ping = conn.client.ping.bind(conn.client) as () => Promise<string>;
+    (conn.client as unknown as { ping: () => Promise<string> }).ping = () => {
+      const sent = ping();
+      if (stalls-- > 0) {
+        setImmediate(() => {
+          const until = Date.now() + 500;
+          while (Date.now() < until);
+        });
+      }
+      return sent;
+    };
+    while (stalls > 0) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(changes, [], 'no reset');
+    assert.is(await conn.client.ping(), 'PONG');
+  } finally {
     await conn.close();
   }
 });
